@@ -1,0 +1,93 @@
+"""`python -m frontdesk serve | migrate | demo | token`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from frontdesk import migrations
+from frontdesk.settings import Settings, SettingsError
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from frontdesk import local, tls
+    from frontdesk.app import create_app
+
+    settings, server = local.prepare(settings)
+    try:
+        assert settings.database_url is not None
+        migrations.migrate(settings.database_url, settings.face_embedding_dim, settings.text_embedding_dim)
+        migrations.check_dimensions(settings.database_url, settings.face_embedding_dim, settings.text_embedding_dim)
+        ssl = tls.certificate_files(settings)
+        app = create_app(settings)
+        scheme = "https" if ssl else "http"
+        for line in tls.banner(settings, scheme):
+            print(line, flush=True)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            ssl_certfile=str(ssl[0]) if ssl else None,
+            ssl_keyfile=str(ssl[1]) if ssl else None,
+            ws_max_size=settings.max_frame_bytes,
+            timeout_graceful_shutdown=10,
+            proxy_headers=False,
+        )
+        uvicorn.Server(config).run()
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _migrate(settings: Settings) -> None:
+    from frontdesk import local
+
+    settings, server = local.prepare(settings)
+    try:
+        assert settings.database_url is not None
+        applied = migrations.migrate(
+            settings.database_url, settings.face_embedding_dim, settings.text_embedding_dim
+        )
+        migrations.check_dimensions(settings.database_url, settings.face_embedding_dim, settings.text_embedding_dim)
+        print(f"applied {', '.join(applied)}" if applied else "schema is current")
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _token(settings: Settings) -> None:
+    from frontdesk import local
+
+    print(settings.api_tokens[0] if settings.api_tokens else local.load_or_create_token(settings.data_dir))
+
+
+def _demo(settings: Settings) -> None:
+    from frontdesk import demo
+
+    demo.main(settings)
+
+
+COMMANDS = {"serve": _serve, "migrate": _migrate, "demo": _demo, "token": _token}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="frontdesk", description=__doc__)
+    parser.add_argument("command", choices=sorted(COMMANDS), help="what to do")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        sys.exit(f"frontdesk: bad setting: {exc}")
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        COMMANDS[args.command](settings)
+    except migrations.SchemaMismatch as exc:
+        sys.exit(f"frontdesk: {exc}")
+
+
+if __name__ == "__main__":
+    main()
