@@ -4,12 +4,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test migrate demo token setup setup-test browser bench bench-smoke fuzz lint clean
+ASSETS := static/vendor/.installed
 
-run: setup ## set up and serve the app (embedded Postgres when DATABASE_URL is unset)
+.PHONY: assets run test migrate demo token setup setup-test browser bench bench-smoke fuzz lint clean
+
+run: setup assets ## set up and serve the app (embedded Postgres when DATABASE_URL is unset)
 	$(PY) -m frontdesk serve
 
-test: setup-test browser ## set up and run the whole test suite
+test: setup-test assets browser ## set up and run the whole test suite
 	$(PY) -m pytest
 
 migrate: setup ## apply database migrations only
@@ -36,6 +38,16 @@ $(VENV)/.installed: $(VENV)/.created pyproject.toml
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+# Third-party browser assets come from the npm registry (versions pinned in static/package-lock.json)
+# into git-ignored folders; nothing is fetched from a CDN at run time.
+assets: $(ASSETS)
+$(ASSETS): static/package.json static/package-lock.json
+	@command -v npm >/dev/null || { echo "frontdesk needs Node.js + npm to install its browser assets: https://nodejs.org or 'apt-get install npm'"; exit 1; }
+	cd static && npm ci --no-audit --no-fund --silent
+	rm -rf static/vendor && mkdir -p static/vendor/swagger-ui
+	cp static/node_modules/swagger-ui-dist/swagger-ui-bundle.js static/node_modules/swagger-ui-dist/swagger-ui.css static/vendor/swagger-ui/
 	@touch $@
 
 # Browser tests drive Debian's chromium; install it when missing and we may, else say what to install.
