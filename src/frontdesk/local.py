@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 
 from frontdesk import embedded
-from frontdesk.settings import Settings
+from frontdesk.settings import Settings, SettingsError
 
 
 def load_or_create_token(data_dir: Path) -> str:
@@ -23,9 +23,13 @@ def load_or_create_token(data_dir: Path) -> str:
     return token
 
 
-def prepare(settings: Settings) -> tuple[Settings, embedded.EmbeddedPostgres | None]:
+def prepare(settings: Settings, *, serving: bool = False) -> tuple[Settings, embedded.EmbeddedPostgres | None]:
     """Settings with a database URL and tokens filled in, starting the embedded Postgres when needed."""
     if not settings.embedded_database:
+        if serving and not settings.api_tokens:
+            raise SettingsError(
+                "API_TOKENS must be set when DATABASE_URL is set: no one may read customer data anonymously"
+            )
         return settings, None
     server = embedded.start(settings.data_dir / "postgres")
     tokens = settings.api_tokens or (load_or_create_token(settings.data_dir),)
