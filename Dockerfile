@@ -21,7 +21,7 @@ RUN pip install -e . && useradd --system --uid 10001 --home-dir /app frontdesk &
 USER frontdesk
 
 # TLS is terminated by the proxy in front of the app (docker-compose.yml); the container speaks HTTP.
-ENV HOST=0.0.0.0 PORT=8000 TLS=off DATA_DIR=/app/.data
+ENV HOST=0.0.0.0 PORT=8000 TLS=off DATA_DIR=/app/.data LOG_FORMAT=json
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import os,urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz')"
 CMD ["sh", "-c", "python -m frontdesk migrate && exec python -m frontdesk serve"]

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
-from frontdesk import migrations
+from frontdesk import migrations, observability
 from frontdesk.settings import Settings, SettingsError
 
 
@@ -36,6 +35,7 @@ def _serve(settings: Settings) -> None:
             ws_max_size=settings.max_frame_bytes,
             timeout_graceful_shutdown=10,
             proxy_headers=False,
+            log_config=None,  # our handlers (text or JSON) format uvicorn's records too
         )
         uvicorn.Server(config).run()
     except KeyboardInterrupt:
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings.from_env()
     except SettingsError as exc:
         sys.exit(f"frontdesk: bad setting: {exc}")
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    observability.configure_logging(settings.log_level, json_logs=settings.log_format == "json")
     try:
         COMMANDS[args.command](settings)
     except SettingsError as exc:

@@ -14,7 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from frontdesk import api, health, migrations, pages, signaling
+from frontdesk import api, health, migrations, observability, pages, signaling
 from frontdesk.auth import TokenAuthMiddleware
 from frontdesk.db import Database
 from frontdesk.errors import ApiError
@@ -67,13 +67,21 @@ def create_app(settings: Settings) -> Starlette:
         )
         await db.open()
         app.state.db = db
+        metrics.gauge(
+            "frontdesk_db_pool_connections", "Database pool connections by state",
+            lambda: [({"state": state}, float(db.pool.get_stats().get(key, 0)))
+                     for state, key in (("open", "pool_size"), ("idle", "pool_available"),
+                                        ("waiting_requests", "requests_waiting"))],
+        )
         try:
             async with signaling.lifespan(app):
                 yield
         finally:
             await db.close()
 
+    metrics = observability.Metrics()
     middleware = [
+        Middleware(observability.RequestContextMiddleware, metrics=metrics),
         Middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
@@ -83,10 +91,11 @@ def create_app(settings: Settings) -> Starlette:
         Middleware(TokenAuthMiddleware, tokens=settings.api_tokens),
     ]
     app = Starlette(
-        routes=[*health.routes, *api.routes(), *signaling.routes(), *pages.routes()],
+        routes=[*health.routes, *observability.routes, *api.routes(), *signaling.routes(), *pages.routes()],
         middleware=middleware,
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unexpected_error},
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = metrics
     return app

@@ -39,6 +39,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 4 * 1024 * 1024
     log_level: str = "info"
+    log_format: Literal["text", "json"] = "text"
     data_dir: Path = Path(".data")
     # "auto": serve HTTPS with a self-signed certificate generated under data_dir (phones need a secure
     # context for the camera); "off": plain HTTP; or give tls_cert_file/tls_key_file.
@@ -92,6 +93,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             cors_origins=env.list("CORS_ORIGINS"),
             max_body_bytes=env.int("MAX_BODY_BYTES", 4 * 1024 * 1024, 1024, 1024**3),
             log_level=env.choice("LOG_LEVEL", "info", ("critical", "error", "warning", "info", "debug")),
+            log_format=env.choice("LOG_FORMAT", "text", ("text", "json")),  # type: ignore[arg-type]
             data_dir=Path(env.str("DATA_DIR") or ".data"),
             tls=env.choice("TLS", "auto", ("auto", "off")),  # type: ignore[arg-type]
             tls_cert_file=env.path("TLS_CERT_FILE"),
