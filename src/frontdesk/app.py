@@ -60,6 +60,7 @@ def create_app(settings: Settings) -> Starlette:
         )
         db = Database(
             url,
+            read_url=settings.database_read_url,
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
             timeout=settings.pool_timeout,

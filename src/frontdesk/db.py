@@ -7,7 +7,7 @@ into a `frontdesk.errors.ApiError` here, so no driver exception reaches a handle
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -78,10 +78,17 @@ class Session:
 
 
 class Database:
+    """The primary pool, and optionally a read-replica pool for searches and context reads.
+
+    Replica reads may lag the primary. Anything a consent change or an opt-out must never see undone — which
+    customers may appear in a face search — is re-checked on the primary (see docs/deploy.md).
+    """
+
     def __init__(
         self,
         url: str,
         *,
+        read_url: str | None = None,
         min_size: int = 1,
         max_size: int = 10,
         timeout: float = 2.0,
@@ -90,7 +97,13 @@ class Database:
     ) -> None:
         self.url = url
         self._ef_search = ef_search
-        self.pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+        self.pool = self._make_pool(url, min_size, max_size, timeout, name)
+        self.read_pool = self._make_pool(read_url, min_size, max_size, timeout, name + "-read") if read_url else None
+
+    def _make_pool(
+        self, url: str, min_size: int, max_size: int, timeout: float, name: str
+    ) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
+        return AsyncConnectionPool(
             url,
             min_size=min_size,
             max_size=max_size,
@@ -111,15 +124,18 @@ class Database:
 
     async def open(self, wait: bool = False) -> None:
         await self.pool.open(wait=wait)
+        if self.read_pool is not None:
+            await self.read_pool.open(wait=wait)
 
     async def close(self) -> None:
         await self.pool.close()
+        if self.read_pool is not None:
+            await self.read_pool.close()
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[Session]:
-        """A pooled connection; the work done in it is committed when the block ends without error."""
+    async def _session(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]]) -> AsyncIterator[Session]:
         try:
-            async with self.pool.connection() as conn:
+            async with pool.connection() as conn:
                 yield Session(conn)
         except (psycopg.Error, PoolTimeout) as exc:
             translated = translate(exc)
@@ -127,7 +143,16 @@ class Database:
                 raise
             raise translated from exc
 
-    transaction = session  # a pooled connection's block is one transaction
+    def session(self) -> AbstractAsyncContextManager[Session]:
+        """A primary connection; the work done in it is one transaction, committed when the block ends
+        without error."""
+        return self._session(self.pool)
+
+    transaction = session
+
+    def read_session(self) -> AbstractAsyncContextManager[Session]:
+        """A connection for reads that may lag (the replica when DATABASE_READ_URL is set)."""
+        return self._session(self.read_pool or self.pool)
 
     async def execute(self, name: str, params: Params = None) -> int:
         async with self.session() as s:
