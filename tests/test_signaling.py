@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -13,10 +14,9 @@ import pytest
 import uvicorn
 from websockets.exceptions import InvalidStatus
 
+from conftest import TOKEN, LiveServer, ServerFactory, with_settings
 from frontdesk.app import create_app
 from frontdesk.settings import Settings
-
-from conftest import TOKEN, LiveServer, ServerFactory, with_settings
 from signaling_client import Peer, open_peer, streamer, viewer
 
 # Quick timeouts so that liveness and expiry tests take well under a second each.
@@ -353,6 +353,50 @@ async def test_an_empty_room_expires_after_the_idle_time(signaling_settings: Set
         late = await open_peer(live.ws_url)
         await late.send(type="join", role="streamer", room=first.room, key=first.joined["key"])
         await late.expect_close(4404)
+
+
+async def test_a_server_going_away_closes_with_1001_and_clients_resume(live: LiveServer) -> None:
+    first, phone = await camera_room(live.ws_url)
+    await live.app.state.signaling.go_away()
+    await first.expect_close(1001)
+    await phone.expect_close(1001)
+    again = await viewer(live.ws_url, room=first.room, resume=first.joined["resume_token"])
+    back = await streamer(live.ws_url, first.room, first.joined["key"], resume=phone.joined["resume_token"])
+    assert (again.id, back.id) == (first.id, phone.id)
+    assert again.joined["resumed"] and back.joined["resumed"]
+    await again.is_alive()  # neither saw the other leave or join
+
+
+async def test_a_resuming_viewer_gets_its_place_back_in_a_full_room(
+    signaling_settings: Settings, start_server: ServerFactory
+) -> None:
+    async with start_server(with_settings(signaling_settings, max_viewers_per_room=1)) as live:
+        first = await viewer(live.ws_url)
+        first.drop()
+        await asyncio.sleep(0.2)
+        other = await open_peer(live.ws_url)
+        await other.send(type="join", role="viewer", token=TOKEN, room=first.room)
+        await other.expect_close(4409)  # the away viewer still holds its place
+        again = await viewer(live.ws_url, room=first.room, resume=first.joined["resume_token"])
+        assert again.id == first.id and again.joined["resumed"]
+
+
+async def test_keys_and_tokens_never_appear_in_the_logs(live: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+    for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access", "frontdesk"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    first, phone = await camera_room(live.ws_url)
+    wrong = await open_peer(live.ws_url)
+    await wrong.send(type="join", role="streamer", room=first.room, key="W" * 22)
+    await wrong.expect_close(4401)
+    phone.drop()
+    back = await streamer(live.ws_url, first.room, first.joined["key"], resume=phone.joined["resume_token"])
+    await back.send(type="teleport")
+    await back.expect_error("unknown_type")
+    await first.send(type="leave")
+    await first.expect_close(1000)
+    assert "room" in caplog.text.lower()  # the logs did capture the session
+    for secret in (TOKEN, first.joined["key"], "W" * 22, first.joined["resume_token"], phone.joined["resume_token"]):
+        assert secret not in caplog.text
 
 
 # ---- ICE servers ----------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from enum import IntEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import msgspec
 from msgspec import Meta, Struct, field
@@ -185,7 +185,7 @@ class _Typed(Struct):
 def decode(frame: str | bytes) -> ClientMessage:
     """One client frame -> its Struct, or a non-fatal SignalingError naming what is wrong and where."""
     try:
-        return _decoder.decode(frame)
+        return cast(ClientMessage, _decoder.decode(frame))
     except msgspec.DecodeError as exc:
         if not isinstance(exc, msgspec.ValidationError):
             raise SignalingError("malformed", f"frame is not valid JSON: {exc}") from None
