@@ -55,11 +55,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def decode(body: bytes, kind: type[T]) -> T:
+def decode(body: bytes, kind: type[T], decoder: msgspec.json.Decoder[T] | None = None) -> T:
+    """`decoder`: one built with a dec_hook (the API's vector fields); default: a plain one for `kind`."""
     if not body.strip():
         raise BadRequest("request body must be a JSON document", {"path": "$"})
     try:
-        return decoder_for(kind).decode(body)
+        return (decoder or decoder_for(kind)).decode(body)
     except msgspec.ValidationError as exc:
         raise validation_error(exc) from None
     except msgspec.DecodeError as exc:

@@ -1,0 +1,61 @@
+-- name: enable_iterative_scan
+-- For this transaction only: let an HNSW scan go on past hnsw.ef_search candidates while rows are being
+-- filtered out (pgvector 0.8), so a filter cannot starve the result. relaxed_order may return rows slightly
+-- out of order, which is why the searches below re-sort.
+SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true);
+
+-- name: search_faces
+-- Nearest face embeddings of consented, not opted-out customers only (the consent filter is part of the
+-- scan: a non-consented face can never be a candidate), then the best face per customer within the
+-- threshold, best first. `candidates` over-fetches so customers with several embeddings still fill `limit`.
+WITH nearest AS MATERIALIZED (
+    SELECT f.id AS face_embedding_id, f.customer_id, f.embedding <=> %(embedding)b AS distance
+    FROM customer_face_embeddings f
+    JOIN customers c ON c.id = f.customer_id
+    WHERE c.consent_for_biometrics AND c.opted_out_at IS NULL
+    ORDER BY f.embedding <=> %(embedding)b
+    LIMIT %(candidates)s
+), best AS (
+    SELECT DISTINCT ON (customer_id) customer_id, face_embedding_id, distance
+    FROM nearest
+    WHERE distance <= %(max_distance)s
+    ORDER BY customer_id, distance
+)
+SELECT b.distance, b.face_embedding_id, c.id, c.external_id, c.display_name
+FROM best b
+JOIN customers c ON c.id = b.customer_id
+WHERE c.consent_for_biometrics AND c.opted_out_at IS NULL
+ORDER BY b.distance, c.id
+LIMIT %(limit)s;
+
+-- name: search_memories
+-- Nearest memories over all customers (HNSW; iterative scan on, re-sorted).
+WITH nearest AS MATERIALIZED (
+    SELECT m.*, m.embedding <=> %(embedding)b AS distance
+    FROM customer_memory m
+    ORDER BY m.embedding <=> %(embedding)b
+    LIMIT %(limit)s
+)
+SELECT n.distance, n.id, n.customer_id, n.nugget, n.model_name, n.source_session_id, n.idempotency_hash,
+       n.created_at, c.external_id, c.display_name
+FROM nearest n
+JOIN customers c ON c.id = n.customer_id
+WHERE %(max_distance)s::float8 IS NULL OR n.distance <= %(max_distance)s
+ORDER BY n.distance, n.id;
+
+-- name: search_customer_memories
+-- Nearest memories of one customer, exact: every one of the customer's rows is scored (found through
+-- customer_memory_customer_idx) and sorted. MATERIALIZED pins that plan; an HNSW scan filtered to one
+-- customer among many returns too few rows, even with iterative scans (measured in docs/api.md).
+WITH mine AS MATERIALIZED (
+    SELECT m.*, m.embedding <=> %(embedding)b AS distance
+    FROM customer_memory m
+    WHERE m.customer_id = %(customer_id)s
+)
+SELECT n.distance, n.id, n.customer_id, n.nugget, n.model_name, n.source_session_id, n.idempotency_hash,
+       n.created_at, c.external_id, c.display_name
+FROM mine n
+JOIN customers c ON c.id = n.customer_id
+WHERE %(max_distance)s::float8 IS NULL OR n.distance <= %(max_distance)s
+ORDER BY n.distance, n.id
+LIMIT %(limit)s;
