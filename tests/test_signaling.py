@@ -237,7 +237,7 @@ async def test_a_flood_past_the_rate_limit_is_refused_then_closed_with_4429(
         frames = await phone.expect_close(4429)
         errors = [f["code"] for f in frames if f["type"] == "error"]
         assert errors[0] == "rate_limited" and errors[-1] == "rate_limited"
-        assert len([f for f in frames if f["type"] == "pong"]) <= 20  # the burst: twice the rate
+        assert len([f for f in frames if f["type"] == "pong"]) < 40  # about the burst (twice the rate), not 200
         assert (await first.expect("peer-left"))["reason"] == "closed"
         await assert_relays(live.ws_url)
 
@@ -259,6 +259,16 @@ async def test_a_foreign_origin_is_refused_with_403(signaling_settings: Settings
 
 
 # ---- liveness and resume --------------------------------------------------------------------------------
+
+
+async def sockets_open(live: LiveServer, count: int) -> None:
+    """Wait until the server counts this many open sockets (a dropped one is noticed by then)."""
+    async with live.client() as http:
+        for _ in range(200):
+            if (await http.get("/api/signaling/stats")).json()["connections"] == count:
+                return
+            await asyncio.sleep(0.02)
+    raise AssertionError(f"the server never got down to {count} open sockets")
 
 
 async def keep_pinging(peer: Peer, every: float) -> None:
@@ -288,7 +298,7 @@ async def test_a_silent_peer_is_dropped_after_the_timeout_and_the_others_get_pee
 async def test_a_reconnect_within_the_grace_window_keeps_the_peer_id_without_peer_left(live: LiveServer) -> None:
     first, phone = await camera_room(live.ws_url)
     phone.drop()
-    await asyncio.sleep(0.2)  # the server has seen the socket go
+    await sockets_open(live, 1)  # the server has seen the phone's socket go
     await first.send(type="answer", to=phone.id, sdp="sent while the phone was away")
     back = await streamer(live.ws_url, first.room, first.joined["key"], resume=phone.joined["resume_token"])
     assert back.joined["resumed"] is True
@@ -328,7 +338,7 @@ async def test_a_new_camera_takes_the_place_of_one_that_is_away(live: LiveServer
     """A reloaded camera page without its resume token is not locked out by its own dead socket."""
     first, phone = await camera_room(live.ws_url)
     phone.drop()
-    await asyncio.sleep(0.2)
+    await sockets_open(live, 1)
     fresh = await streamer(live.ws_url, first.room, first.joined["key"])
     assert await first.expect("peer-left") == {"type": "peer-left", "peer_id": phone.id, "reason": "replaced"}
     assert (await first.expect("peer-joined"))["peer"] == {"peer_id": fresh.id, "role": "streamer"}
@@ -373,7 +383,7 @@ async def test_a_resuming_viewer_gets_its_place_back_in_a_full_room(
     async with start_server(with_settings(signaling_settings, max_viewers_per_room=1)) as live:
         first = await viewer(live.ws_url)
         first.drop()
-        await asyncio.sleep(0.2)
+        await sockets_open(live, 0)
         other = await open_peer(live.ws_url)
         await other.send(type="join", role="viewer", token=TOKEN, room=first.room)
         await other.expect_close(4409)  # the away viewer still holds its place

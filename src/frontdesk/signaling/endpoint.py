@@ -97,6 +97,9 @@ class Connection:
     def go_away(self) -> None:
         self._close(CloseCode.GOING_AWAY, "server going away")
 
+    def admitted(self, membership: Membership) -> None:
+        self.membership = membership
+
     # ---- errors and closing -------------------------------------------------------------------------
 
     def fail(self, error: SignalingError) -> None:
@@ -211,11 +214,9 @@ class Connection:
         elif isinstance(message, Join):
             if self.membership is not None:
                 raise SignalingError("already_joined", "this socket has joined already; open another to join again")
-            self.membership = await self.manager.join(self, message)
+            await self.manager.join(self, message)
         elif isinstance(message, Leave):
-            membership, self.membership = self.membership, None
-            if membership is not None:
-                await self.manager.remove(membership, self.id, "left")
+            self.leave_reason = "left"  # the peer is removed once the socket is closed (_settle)
             self._close(CloseCode.NORMAL, "left")
         elif isinstance(message, (Offer, Answer, Candidate)):
             if self.membership is None:

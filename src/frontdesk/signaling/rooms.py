@@ -72,6 +72,10 @@ class Member(Sink, Protocol):
 
     def go_away(self) -> None: ...
 
+    def admitted(self, membership: Membership) -> None:
+        """Called the moment the peer exists, before any await: a cancelled join leaves no ghost peer."""
+        ...
+
 
 @dataclass(frozen=True)
 class Membership:
@@ -131,13 +135,14 @@ class RoomManager:
 
     # ---- joining ------------------------------------------------------------------------------------
 
-    async def join(self, member: Member, message: Join) -> Membership:
+    async def join(self, member: Member, message: Join) -> None:
         """Admit the socket, send it `joined` (then anything waiting for it), tell the others."""
         now = time.time()
         if message.role == "viewer" and not token_is_valid(message.token, self.settings.api_tokens):
             raise SignalingError("unauthorized", "a viewer joins with a valid API token", CloseCode.UNAUTHORIZED)
         if message.role == "viewer" and message.room is None:
-            return await self._create(member, now)
+            await self._create(member, now)
+            return
         if message.room is None:
             raise SignalingError("invalid_message", "$.room: a streamer joins an existing room; name it")
 
@@ -169,6 +174,7 @@ class RoomManager:
             key = room.key
 
         membership = Membership(message.room, peer.peer_id, peer.role)
+        member.admitted(membership)
         if replaced is not None:
             await self._tell(membership.room_id, others, PeerLeft(replaced.peer_id, "replaced"))
         if not resumed:
@@ -177,9 +183,8 @@ class RoomManager:
         await self._welcome(member, membership, joined)
         log.debug("room %s: peer %s %s as %s", membership.room_id, peer.peer_id,
                   "resumed" if resumed else "joined", peer.role)
-        return membership
 
-    async def _create(self, member: Member, now: float) -> Membership:
+    async def _create(self, member: Member, now: float) -> None:
         resume_token = new_resume_token()
         peer = PeerRecord(peer_id=new_peer_id(), role="viewer", resume_hash=_digest(resume_token), connection=member.id)
         room = RoomRecord(room_id=new_room_id(), key=new_join_key(), created_at=now, empty_since=None, peers=[peer])
@@ -189,9 +194,9 @@ class RoomManager:
             await self.backend.close_inbox(membership.address)
             limit = self.settings.max_rooms
             raise SignalingError("too_many_rooms", f"this server holds {limit} rooms already", CloseCode.SERVER_FULL)
+        member.admitted(membership)
         await self._welcome(member, membership, self._joined(membership, resume_token, [], room.key, False, now))
         log.info("room %s created", room.room_id)
-        return membership
 
     def _resumable(self, room: RoomRecord, message: Join) -> PeerRecord | None:
         if message.resume is None:
