@@ -37,3 +37,9 @@ SELECT id, consent_for_biometrics, opted_out_at FROM customers WHERE id = %(id)s
 
 -- name: customer_exists
 SELECT id FROM customers WHERE id = %(id)s;
+
+-- name: customers_still_allowed
+-- Of these customers, the ones the primary says may still appear (for results read on a lagging replica):
+-- not opted out, and with biometric consent when `biometric`.
+SELECT id FROM customers
+WHERE id = ANY(%(ids)s::uuid[]) AND opted_out_at IS NULL AND (NOT %(biometric)s OR consent_for_biometrics);

@@ -62,7 +62,7 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
     """A query parameter is either present or absent; `anyOf [X, null]` says X."""
     options = [o for o in schema.get("anyOf", []) if o != {"type": "null"}]
     if len(options) == 1 and "anyOf" in schema:
-        rest = {k: v for k, v in schema.items() if k != "anyOf"}
+        rest = {k: v for k, v in schema.items() if k != "anyOf" and not (k == "default" and v is None)}
         return {**options[0], **rest}
     return schema
 

@@ -1,4 +1,8 @@
-"""The customer context: everything staff need on one screen when this customer walks in."""
+"""The customer context: everything staff need on one screen when this customer walks in.
+
+The profile and consent state come from the primary; the lists may come from a read replica and are blanked
+when the primary says the customer opted out (a lagging replica must not show what was erased).
+"""
 
 from __future__ import annotations
 
@@ -18,9 +22,12 @@ NOTES_PER_SESSION = 20
 async def context(
     db: Database, customer_id: uuid.UUID, memories: int, sessions: int, embedding: TextVector | None
 ) -> dict[str, Any]:
-    async with db.transaction() as tx:
+    # Profile and consent from the primary: they decide what of the (possibly lagging) lists may be shown.
+    customer = found(await db.fetch_one("get_customer", {"id": customer_id}), "customer", "customer_id", customer_id)
+    opted_out = customer["opted_out_at"] is not None
+    biometrics = biometric_writes_allowed(customer["consent_for_biometrics"], opted_out)
+    async with db.read_session() as tx:
         params = {"customer_id": customer_id}
-        customer = found(await tx.fetch_one("get_customer", {"id": customer_id}), "customer", "customer_id", customer_id)
         faces = await tx.fetch_one("count_customer_faces", params)
         preferences = await tx.fetch_all("list_preferences", {**params, "limit": 100, "offset": 0})
         recent = await tx.fetch_all("list_memories", {**params, "limit": memories, "offset": 0})
@@ -30,15 +37,16 @@ async def context(
         visits = await tx.fetch_all("recent_customer_sessions", {**params, "limit": sessions})
         notes = await tx.fetch_all("coaching_notes_of_sessions", {
             "session_ids": [v["id"] for v in visits], "per_session": NOTES_PER_SESSION})
-    opted_out = customer["opted_out_at"] is not None
+    if opted_out:  # erased on the primary; a lagging replica may not know yet
+        preferences, recent, relevant = [], [], [] if relevant is not None else None
     return {
         "customer": customer,
         "consent": {
             **customer,
-            "biometric_writes_allowed": biometric_writes_allowed(customer["consent_for_biometrics"], opted_out),
+            "biometric_writes_allowed": biometrics,
             "memory_writes_allowed": memory_writes_allowed(opted_out),
         },
-        "face_embeddings": faces["n"] if faces else 0,
+        "face_embeddings": faces["n"] if faces and biometrics else 0,
         "preferences": preferences,
         "recent_memories": recent,
         "relevant_memories": relevant,
@@ -70,7 +78,7 @@ async def post_context(call: Call[s.ContextRequest, None]) -> Any:
 
 ENDPOINTS = [
     Endpoint("GET", "/customers/{customer_id}/context", get_context, s.CustomerContext, "context",
-             query=s.ContextQuery, replica_ok=True),
+             query=s.ContextQuery),
     Endpoint("POST", "/customers/{customer_id}/context", post_context, s.CustomerContext, "context",
-             body=s.ContextRequest, body_optional=True, replica_ok=True),
+             body=s.ContextRequest, body_optional=True),
 ]

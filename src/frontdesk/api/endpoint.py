@@ -65,9 +65,6 @@ class Endpoint:
     body_optional: bool = False
     # Why this endpoint can answer 409 (None: it cannot).
     conflict: str | None = None
-    # Reads that may be served by a read replica (DATABASE_READ_URL) once one is wired in. Anything that
-    # must see the latest consent (face search, writes) stays on the primary.
-    replica_ok: bool = False
 
     @property
     def path_params(self) -> list[str]:

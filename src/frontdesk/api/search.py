@@ -1,4 +1,8 @@
-"""Face search (consent-gated) and memory search (optionally for one customer)."""
+"""Face search (consent-gated) and memory search (optionally for one customer).
+
+Both read from the read replica when one is configured; their results are then filtered by the primary's
+consent state (`consent.allowed_on_primary`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import uuid
 from typing import Any
 
 from frontdesk.api import schemas as s
+from frontdesk.api.consent import allowed_on_primary
 from frontdesk.api.endpoint import Call, Endpoint, found
 from frontdesk.api.vectors import TextVector
 from frontdesk.db import Row, Session
@@ -24,13 +29,15 @@ async def search_faces(call: Call[s.FaceSearch, None]) -> Any:
     """
     body = call.body
     max_distance = call.settings.face_match_max_distance if body.max_distance is None else body.max_distance
-    async with call.db.transaction() as tx:
+    async with call.db.read_session() as tx:
         await tx.execute("enable_iterative_scan")
         rows = await tx.fetch_all("search_faces", {
             "embedding": body.embedding.array, "max_distance": max_distance, "limit": body.limit,
             "candidates": body.limit * FACE_CANDIDATES_PER_MATCH,
         })
-    matches = [{"distance": r["distance"], "face_embedding_id": r["face_embedding_id"], "customer": r} for r in rows]
+    allowed = await allowed_on_primary(call.db, (r["id"] for r in rows), "biometrics")
+    matches = [{"distance": r["distance"], "face_embedding_id": r["face_embedding_id"], "customer": r}
+               for r in rows if r["id"] in allowed]
     return {"max_distance": max_distance, "matches": matches}
 
 
@@ -62,16 +69,17 @@ async def search_memories(call: Call[s.MemorySearch, s.MemorySearchQuery]) -> An
     customer).
     """
     body, customer_id = call.body, call.query.customer_id
-    async with call.db.transaction() as tx:
-        if customer_id is not None:
-            exists = await tx.fetch_one("customer_exists", {"id": customer_id})
-            found(exists, "customer", "customer_id", customer_id, where="query")
+    if customer_id is not None:
+        exists = await call.db.fetch_one("customer_exists", {"id": customer_id})
+        found(exists, "customer", "customer_id", customer_id, where="query")
+    async with call.db.read_session() as tx:
         matches = await nearest_memories(tx, body.embedding, body.limit, customer_id, body.max_distance)
-    return {"matches": matches}
+    allowed = await allowed_on_primary(call.db, (m["customer"]["id"] for m in matches), "memory")
+    return {"matches": [m for m in matches if m["customer"]["id"] in allowed]}
 
 
 ENDPOINTS = [
     Endpoint("POST", "/search/face", search_faces, s.FaceSearchResult, "search", body=s.FaceSearch),
     Endpoint("POST", "/search/memory", search_memories, s.MemorySearchResult, "search", body=s.MemorySearch,
-             query=s.MemorySearchQuery, replica_ok=True),
+             query=s.MemorySearchQuery),
 ]
