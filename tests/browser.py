@@ -13,11 +13,12 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import uvicorn
 from playwright.sync_api import BrowserContext, Page, Playwright, Route
+from starlette.applications import Starlette
 
 from frontdesk.app import create_app
 from frontdesk.settings import Settings
@@ -29,6 +30,7 @@ FLAGS = [
     # Raw host candidates instead of mDNS names: no multicast lookups leave the machine.
     "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
+T = TypeVar("T")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
 # Where the astronaut's face is in skimage.data.astronaut(), normalized to the frame (measured once with
@@ -86,10 +88,13 @@ class ThreadedServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.app: Starlette | None = None
 
     def start(self, timeout: float = 30.0) -> None:
+        self.app = create_app(self.settings)
         config = uvicorn.Config(
-            create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
             ws_max_size=self.settings.max_frame_bytes,
         )
         server = uvicorn.Server(config)
@@ -98,7 +103,7 @@ class ThreadedServer:
 
         def run() -> None:
             try:
-                asyncio.run(server.serve())
+                asyncio.run(self._serve(server))
             except BaseException as exc:  # reported to the test thread by start()
                 self._error = exc
 
@@ -109,6 +114,20 @@ class ThreadedServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"uvicorn did not start on port {self.port}") from self._error
             time.sleep(0.02)
+
+    async def _serve(self, server: uvicorn.Server) -> None:
+        self._loop = asyncio.get_running_loop()
+        await server.serve()
+
+    def call(self, function: Callable[[Starlette], T], timeout: float = 10.0) -> T:
+        """Run `function(app)` in the server's event loop (where the app's state lives) and return its result."""
+        assert self._loop is not None and self.app is not None, "the server is not running"
+        app = self.app
+
+        async def run() -> T:
+            return function(app)
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
 
     def stop(self, timeout: float = 30.0) -> None:
         if self._server is None or self._thread is None:

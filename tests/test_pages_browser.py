@@ -119,7 +119,7 @@ def test_the_phone_video_reaches_the_viewer_with_the_face_found_where_it_is(
 
     wait_until(lambda: status(camera)["state"] == "live", 10, what="the camera to say it is live")
     assert camera.locator("#status").inner_text() == "Live to 1 viewer"
-    assert viewer.locator("#face-count").inner_text() == "1"
+    wait_until(lambda: viewer.locator("#face-count").inner_text() == "1", 5, what="the face count on screen")
     # The log saw the page's real traffic (the model, the WASM), so an empty external list means something.
     assert any(url.endswith("/static/models/face_landmarker.task") for url in requests.urls)
     assert any(url.endswith(".wasm") for url in requests.urls)
@@ -156,6 +156,17 @@ def test_two_viewers_both_receive_video_and_every_reconnect_resumes_it(
     camera.reload()  # the phone comes back with a new connection; the viewer replaces its old one
     video_advances(first)
     wait_until(lambda: status(camera)["state"] == "live", 20, what="the camera live again")
+
+    # The server drops every signaling socket (as a network change or a locked phone does): both pages
+    # reconnect with their resume tokens and keep their identities, and the video connection is untouched.
+    before = frames_decoded(first)
+    identities = [(status(page)["room"], status(page)["peerId"], status(page)["joins"]) for page in (first, camera)]
+    app.call(lambda a: [member.go_away() for member in list(a.state.signaling.members)])
+    for page, (room_was, peer_was, joins_was) in zip((first, camera), identities):
+        now = wait_until(lambda p=page, j=joins_was: (s := status(p))["joins"] > j and s["signaling"] == "joined" and s,
+                         30, what="a resumed join")
+        assert (now["room"], now["peerId"], now["resumed"]) == (room_was, peer_was, True)
+    wait_until(lambda: frames_decoded(first) > before, 30, what="video after the signaling drop")
 
     # The app restarts and forgets its rooms (they live in memory): both pages reconnect by themselves, the
     # phone has a viewer open a new room over their peer connection and moves there, and the video keeps

@@ -16,6 +16,10 @@ const links = new Map(); // viewer peer id -> PeerLink
 const status = (window.frontdesk = {
   state: "starting",
   signaling: "idle",
+  room: null,
+  peerId: null,
+  joins: 0, // joined frames so far (reconnects included)
+  resumed: false, // whether the last join kept our identity
   viewers: 0,
   live: 0,
   facing: "environment",
@@ -278,6 +282,10 @@ function connect() {
     if (client !== signaling) return;
     conflictRetries = 0;
     iceServers = detail.ice_servers;
+    status.room = detail.room;
+    status.peerId = detail.peer_id;
+    status.joins += 1;
+    status.resumed = detail.resumed;
     const viewers = detail.peers.filter((p) => p.role === "viewer").map((p) => p.peer_id);
     signalingPeers = new Set(viewers);
     if (detail.resumed) {

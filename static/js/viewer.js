@@ -21,6 +21,8 @@ const status = (window.frontdesk = {
   room: null,
   peerId: null,
   signaling: "idle",
+  joins: 0, // joined frames so far (reconnects included)
+  resumed: false, // whether the last join kept our identity
   peer: "none",
   cameraLink: null,
   model: "loading",
@@ -194,6 +196,8 @@ function joinRoom(room, announce = null) {
     if (client !== signaling) return;
     status.room = detail.room;
     status.peerId = detail.peer_id;
+    status.joins += 1;
+    status.resumed = detail.resumed;
     sessionStorage.setItem(ROOM_KEY, detail.room);
     roomKey = detail.key;
     iceServers = detail.ice_servers;
