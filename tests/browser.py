@@ -213,3 +213,32 @@ def video_advances(page: Page, timeout: float = 30.0) -> int:
     """Wait until the viewer decodes new frames (not just a number left from before); returns the count."""
     start = frames_decoded(page)
     return int(wait_until(lambda: (n := frames_decoded(page)) > start and n, timeout, what="decoded frames"))
+
+
+# Where the overlay drew its box colour, in canvas pixels, and the sizes needed to predict it.
+_OVERLAY_INK = """() => {
+  const canvas = document.querySelector("#overlay");
+  const video = document.querySelector("#video");
+  const { data, width, height } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+  let left = Infinity, top = Infinity, right = -1, bottom = -1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 4;
+      if (data[i + 3] > 200 && Math.abs(data[i] - 45) < 24 && Math.abs(data[i + 1] - 212) < 24
+          && Math.abs(data[i + 2] - 191) < 24) {
+        left = Math.min(left, x); right = Math.max(right, x); top = Math.min(top, y); bottom = Math.max(bottom, y);
+      }
+    }
+  }
+  return { left, top, right, bottom, width, height, videoWidth: video.videoWidth, videoHeight: video.videoHeight };
+}"""
+
+
+def overlay_ink(page: Page) -> dict[str, float]:
+    return page.evaluate(_OVERLAY_INK)  # type: ignore[no-any-return]
+
+
+def contain(box_w: float, box_h: float, src_w: float, src_h: float) -> tuple[float, float, float, float]:
+    """object-fit: contain: the (x, y, width, height) a picture takes inside a box."""
+    scale = min(box_w / src_w, box_h / src_h)
+    return (box_w - src_w * scale) / 2, (box_h - src_h * scale) / 2, src_w * scale, src_h * scale

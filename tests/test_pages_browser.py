@@ -21,8 +21,10 @@ from browser import (
     RequestLog,
     ThreadedServer,
     astronaut_y4m,
+    contain,
     frames_decoded,
     launch,
+    overlay_ink,
     status,
     video_advances,
     wait_until,
@@ -116,6 +118,18 @@ def test_the_phone_video_reaches_the_viewer_with_the_face_found_where_it_is(
     centre = ((box["xMin"] + box["xMax"]) / 2, (box["yMin"] + box["yMax"]) / 2)
     assert abs(centre[0] - ASTRONAUT_FACE_CENTRE[0]) < 0.05 and abs(centre[1] - ASTRONAUT_FACE_CENTRE[1]) < 0.05
     assert 0.30 < box["xMin"] < box["xMax"] < 0.58 and 0.10 < box["yMin"] < box["yMax"] < 0.40
+
+    # The overlay's box sits on the face in the picture at any window size (the video is letterboxed).
+    for width, height in ((1280, 800), (600, 900)):
+        viewer.set_viewport_size({"width": width, "height": height})
+        viewer.wait_for_timeout(600)  # a few detections redraw at the new size
+        box, ink = faces(viewer)[0]["box"], overlay_ink(viewer)
+        assert isinstance(box, dict)
+        x, y, w, h = contain(ink["width"], ink["height"], ink["videoWidth"], ink["videoHeight"])
+        assert abs(ink["left"] - (x + box["xMin"] * w)) <= 3, (width, height, ink)
+        assert abs(ink["bottom"] - (y + box["yMax"] * h)) <= 3, (width, height, ink)
+        assert ink["right"] >= x + box["xMax"] * w - 3, (width, height, ink)
+    viewer.set_viewport_size({"width": 1280, "height": 800})
 
     wait_until(lambda: status(camera)["state"] == "live", 10, what="the camera to say it is live")
     assert camera.locator("#status").inner_text() == "Live to 1 viewer"
