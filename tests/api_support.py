@@ -42,16 +42,26 @@ def error(response: httpx.Response, status: int, code: str | None = None) -> dic
 
 async def customer(client: httpx.AsyncClient, consent: bool = True, **fields: Any) -> dict[str, Any]:
     n = next(_names)
-    body = {"external_id": f"crm-{n}", "display_name": f"Customer {n}", "consent_for_biometrics": consent, **fields}
+    body = {
+        "external_id": f"crm-{n}",
+        "display_name": f"Customer {n}",
+        "consent_for_biometrics": consent,
+        **fields,
+    }
     return ok(await client.post("/customers", json=body), 201)  # type: ignore[no-any-return]
 
 
 async def employee(client: httpx.AsyncClient) -> dict[str, Any]:
     n = next(_names)
-    return ok(await client.post("/employees", json={"external_id": f"emp-{n}", "display_name": f"Employee {n}"}), 201)  # type: ignore[no-any-return]
+    return ok(
+        await client.post("/employees", json={"external_id": f"emp-{n}", "display_name": f"Employee {n}"}),
+        201,
+    )  # type: ignore[no-any-return]
 
 
-async def session(client: httpx.AsyncClient, employee_id: str, customer_id: str | None = None) -> dict[str, Any]:
+async def session(
+    client: httpx.AsyncClient, employee_id: str, customer_id: str | None = None
+) -> dict[str, Any]:
     body = {"employee_id": employee_id, "session_key": f"sess-{next(_names)}", "customer_id": customer_id}
     return ok(await client.post("/sessions", json=body), 201)  # type: ignore[no-any-return]
 
@@ -61,13 +71,18 @@ async def add_faces(client: httpx.AsyncClient, customer_id: str, *vectors: list[
     return await client.post(f"/customers/{customer_id}/faces", json={"items": items})
 
 
-async def add_memories(client: httpx.AsyncClient, customer_id: str, *nuggets: tuple[str, list[float]]) -> httpx.Response:
+async def add_memories(
+    client: httpx.AsyncClient, customer_id: str, *nuggets: tuple[str, list[float]]
+) -> httpx.Response:
     items = [{"nugget": text, "embedding": v, "model_name": "text-embedding-3-small"} for text, v in nuggets]
     return await client.post(f"/customers/{customer_id}/memories", json={"items": items})
 
 
-async def face_search(client: httpx.AsyncClient, embedding: list[float], **options: Any) -> list[dict[str, Any]]:
-    return ok(await client.post("/search/face", json={"embedding": embedding, **options}))["matches"]  # type: ignore[no-any-return]
+async def face_search(
+    client: httpx.AsyncClient, embedding: list[float], **options: Any
+) -> list[dict[str, Any]]:
+    response = await client.post("/search/face", json={"embedding": embedding, **options})
+    return ok(response)["matches"]  # type: ignore[no-any-return]
 
 
 async def count(database_url: str, table: str, customer_id: str) -> int:

@@ -39,9 +39,20 @@ async def test_concurrent_identical_memory_and_preference_batches_leave_one_copy
     client: httpx.AsyncClient, database_url: str
 ) -> None:
     c = await customer(client, consent=False)
-    memories = {"items": [{"nugget": f"fact {i}", "embedding": vector(1536, i), "model_name": "t",
-                           "idempotency_hash": f"mem-{i}"} for i in range(10)]}
-    prefs = {"items": [{"kind": "drink", "value": v, "category": "taste"} for v in ("tea", "coffee", "water")]}
+    memories = {
+        "items": [
+            {
+                "nugget": f"fact {i}",
+                "embedding": vector(1536, i),
+                "model_name": "t",
+                "idempotency_hash": f"mem-{i}",
+            }
+            for i in range(10)
+        ]
+    }
+    prefs = {
+        "items": [{"kind": "drink", "value": v, "category": "taste"} for v in ("tea", "coffee", "water")]
+    }
     await asyncio.gather(
         concurrently(client, f"/customers/{c['id']}/memories", memories),
         concurrently(client, f"/customers/{c['id']}/preferences", prefs),
@@ -81,7 +92,9 @@ async def test_an_explicit_idempotency_hash_decides_what_is_the_same_item(client
     assert again["created"] == 0 and again["items"][0]["idempotency_hash"] == "frame-17"
 
 
-async def test_a_hash_repeated_inside_one_batch_is_stored_once(client: httpx.AsyncClient, database_url: str) -> None:
+async def test_a_hash_repeated_inside_one_batch_is_stored_once(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
     c = await customer(client)
     same = {"embedding": vector(512, 5), "model_name": "m"}
     result = ok(await client.post(f"/customers/{c['id']}/faces", json={"items": [same, same]}))
@@ -104,7 +117,9 @@ async def test_a_batch_with_one_bad_item_stores_nothing(client: httpx.AsyncClien
     assert await count(database_url, "customer_face_embeddings", c["id"]) == 0
 
 
-async def test_a_transcript_chunk_resent_with_other_content_refuses_the_whole_batch(client: httpx.AsyncClient) -> None:
+async def test_a_transcript_chunk_resent_with_other_content_refuses_the_whole_batch(
+    client: httpx.AsyncClient,
+) -> None:
     visit = await session(client, (await employee(client))["id"])
     path = f"/sessions/{visit['id']}/transcript"
     ok(await client.post(path, json={"chunks": [{"chunk_index": 0, "content": "hello"}]}))

@@ -26,7 +26,9 @@ async def test_consent_given_at_creation_is_stamped(client: httpx.AsyncClient) -
 
 async def test_a_taken_external_id_is_a_409_naming_the_field(client: httpx.AsyncClient) -> None:
     made = await customer(client)
-    again = await client.post("/customers", json={"external_id": made["external_id"], "display_name": "Other"})
+    again = await client.post(
+        "/customers", json={"external_id": made["external_id"], "display_name": "Other"}
+    )
     err = error(again, 409, "conflict")
     assert err["detail"]["field"] == "external_id" and "external_id" in err["message"]
 
@@ -44,7 +46,9 @@ async def test_lists_page_with_limit_and_offset_in_creation_order(client: httpx.
     assert seen == [c["id"] for c in made]
 
 
-async def test_a_malformed_id_is_422_naming_the_parameter_and_an_unknown_one_404(client: httpx.AsyncClient) -> None:
+async def test_a_malformed_id_is_422_naming_the_parameter_and_an_unknown_one_404(
+    client: httpx.AsyncClient,
+) -> None:
     err = error(await client.get("/customers/not-a-uuid"), 422, "validation_error")
     assert err["detail"] == {"in": "path", "parameter": "customer_id"} and "customer_id" in err["message"]
     unknown = uuid.uuid4()
@@ -78,11 +82,16 @@ async def test_withdrawing_consent_by_update_stamps_it_and_erases_the_faces(
 
 
 async def test_unknown_fields_are_refused_with_their_path(client: httpx.AsyncClient) -> None:
-    err = error(await client.post("/customers", json={"external_id": "x", "display_name": "y", "consent": True}),
-                422, "validation_error")
+    err = error(
+        await client.post("/customers", json={"external_id": "x", "display_name": "y", "consent": True}),
+        422,
+        "validation_error",
+    )
     assert "consent" in err["message"] and err["detail"]["path"] == "$"
     made = await customer(client)
-    error(await client.patch(f"/customers/{made['id']}", json={"opted_out_at": None}), 422, "validation_error")
+    error(
+        await client.patch(f"/customers/{made['id']}", json={"opted_out_at": None}), 422, "validation_error"
+    )
 
 
 async def test_text_fields_are_checked_at_the_edge(client: httpx.AsyncClient) -> None:
@@ -100,7 +109,9 @@ async def test_employees_are_created_found_updated_and_paged(client: httpx.Async
     assert ok(await client.get("/employees", params={"external_id": "emp-a"}))["items"] == [made]
     updated = ok(await client.patch(f"/employees/{made['id']}", json={"notes": "team lead"}))
     assert updated["notes"] == "team lead" and updated["display_name"] == "Ana"
-    error(await client.post("/employees", json={"external_id": "emp-a", "display_name": "B"}), 409, "conflict")
+    error(
+        await client.post("/employees", json={"external_id": "emp-a", "display_name": "B"}), 409, "conflict"
+    )
     ok(await client.post("/employees", json={"external_id": "emp-b", "display_name": "Bo"}), 201)
     page = ok(await client.get("/employees", params={"limit": 1}))
     assert len(page["items"]) == 1 and page["next_offset"] == 1

@@ -21,7 +21,9 @@ def concrete(path: str) -> str:
     return re.sub(r"\{\w+\}", lambda _: str(uuid.uuid4()), path)
 
 
-async def test_every_data_endpoint_is_routed_and_answers_401_without_a_valid_token(server: LiveServer) -> None:
+async def test_every_data_endpoint_is_routed_and_answers_401_without_a_valid_token(
+    server: LiveServer,
+) -> None:
     routed = {(m, r.path) for r in server.app.routes if isinstance(r, Route) for m in (r.methods or ())}
     declared = {(e.method, e.path) for e in ENDPOINTS}
     assert declared <= routed
@@ -35,7 +37,7 @@ async def test_every_data_endpoint_is_routed_and_answers_401_without_a_valid_tok
 
 
 async def test_malformed_json_is_a_400(client: httpx.AsyncClient) -> None:
-    for raw in (b"{", b"{\"external_id\": \"x\"", b"\xff\xfe", b"{'single': 'quotes'}"):
+    for raw in (b"{", b'{"external_id": "x"', b"\xff\xfe", b"{'single': 'quotes'}"):
         err = error(await client.post("/customers", content=raw), 400, "bad_request")
         assert err["detail"] == {"path": "$"}
     error(await client.post("/customers"), 400, "bad_request")
@@ -79,7 +81,9 @@ async def test_a_bad_vector_is_a_422_saying_what_and_where(
     assert err["message"].startswith(message) and err["detail"] == {"path": "$.embedding"}
 
 
-async def test_vectors_at_the_edge_of_float32_and_integer_vectors_are_accepted(client: httpx.AsyncClient) -> None:
+async def test_vectors_at_the_edge_of_float32_and_integer_vectors_are_accepted(
+    client: httpx.AsyncClient,
+) -> None:
     ok(await client.post("/search/face", json={"embedding": [3.4e38] + [-3.4e38] * 511}))
     ok(await client.post("/search/face", json={"embedding": [1] + [0] * 511}))
     ok(await client.post("/search/face", json={"embedding": [1e-45] * 512}))
@@ -88,11 +92,19 @@ async def test_vectors_at_the_edge_of_float32_and_integer_vectors_are_accepted(c
 async def test_vectors_are_stored_l2_normalised(client: httpx.AsyncClient) -> None:
     c = await customer(client)
     unit = vector(512, 3)
-    ok(await client.post(f"/customers/{c['id']}/faces", json={"items": [
-        {"embedding": [x * 1000 for x in unit], "model_name": "m"}]}))
+    ok(
+        await client.post(
+            f"/customers/{c['id']}/faces",
+            json={"items": [{"embedding": [x * 1000 for x in unit], "model_name": "m"}]},
+        )
+    )
     # The same direction at another scale is the same stored vector: same derived key, nothing new.
-    again = ok(await client.post(f"/customers/{c['id']}/faces", json={"items": [
-        {"embedding": [x * 0.001 for x in unit], "model_name": "m"}]}))
+    again = ok(
+        await client.post(
+            f"/customers/{c['id']}/faces",
+            json={"items": [{"embedding": [x * 0.001 for x in unit], "model_name": "m"}]},
+        )
+    )
     assert again["created"] == 0
     [match] = ok(await client.post("/search/face", json={"embedding": unit}))["matches"]
     assert match["distance"] == pytest.approx(0.0, abs=1e-6)
@@ -121,7 +133,9 @@ async def test_a_ten_megabyte_body_is_refused_by_the_default_limit(client: httpx
     error(await client.post("/search/face", content=body), 413, "payload_too_large")
 
 
-async def test_an_exhausted_database_pool_is_a_503_not_a_hang(settings: Settings, start_server: ServerFactory) -> None:
+async def test_an_exhausted_database_pool_is_a_503_not_a_hang(
+    settings: Settings, start_server: ServerFactory
+) -> None:
     limited = with_settings(settings, pool_min_size=1, pool_max_size=1, pool_timeout=0.3)
     async with start_server(limited) as live, live.client() as http:
         async with live.app.state.db.pool.connection():  # the only connection is busy
@@ -130,7 +144,9 @@ async def test_an_exhausted_database_pool_is_a_503_not_a_hang(settings: Settings
         ok(await http.get("/customers"))
 
 
-async def test_a_wrong_method_and_an_unknown_path_answer_in_the_error_shape(client: httpx.AsyncClient) -> None:
+async def test_a_wrong_method_and_an_unknown_path_answer_in_the_error_shape(
+    client: httpx.AsyncClient,
+) -> None:
     error(await client.put("/customers"), 405, "method_not_allowed")
     error(await client.get("/customers/nothing/here/at/all"), 404, "not_found")
 

@@ -46,8 +46,15 @@ async def test_the_document_lists_every_endpoint_with_its_body_and_errors(server
             assert names == [f.name for f in msgspec.structs.fields(endpoint.query)]
         if endpoint.conflict:
             assert "409" in op["responses"] and endpoint.conflict in op["description"]
-    for name in ("BadRequest", "Unauthorized", "NotFound", "Conflict", "PayloadTooLarge", "ValidationError",
-                 "DatabaseUnavailable"):
+    for name in (
+        "BadRequest",
+        "Unauthorized",
+        "NotFound",
+        "Conflict",
+        "PayloadTooLarge",
+        "ValidationError",
+        "DatabaseUnavailable",
+    ):
         schema = doc["components"]["responses"][name]["content"]["application/json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/Error"}
 
@@ -55,8 +62,9 @@ async def test_the_document_lists_every_endpoint_with_its_body_and_errors(server
 async def test_vector_fields_carry_the_configured_dimensions(
     settings: Settings, start_server: ServerFactory, new_database: Callable[..., str]
 ) -> None:
-    changed = with_settings(settings, database_url=new_database(template=False), face_embedding_dim=128,
-                            text_embedding_dim=384)
+    changed = with_settings(
+        settings, database_url=new_database(template=False), face_embedding_dim=128, text_embedding_dim=384
+    )
     async with start_server(changed) as live:
         doc = await fetch(live)
         async with live.client() as http:
@@ -83,5 +91,7 @@ async def test_docs_render_the_document_with_local_assets(server: LiveServer) ->
         assert "/openapi.json" in init.text
 
 
-async def test_the_document_is_the_same_for_a_client_with_a_token(client: httpx.AsyncClient, server: LiveServer) -> None:
+async def test_the_document_is_the_same_for_a_client_with_a_token(
+    client: httpx.AsyncClient, server: LiveServer
+) -> None:
     assert (await client.get("/openapi.json")).json() == await fetch(server)

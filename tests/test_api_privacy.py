@@ -9,7 +9,16 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from frontdesk.settings import Settings
 
 from api_support import (
-    add_faces, add_memories, count, customer, employee, error, face_search, ok, session, vector,
+    add_faces,
+    add_memories,
+    count,
+    customer,
+    employee,
+    error,
+    face_search,
+    ok,
+    session,
+    vector,
 )
 from conftest import ServerFactory, create_database, drop_database, with_settings
 
@@ -24,7 +33,8 @@ async def test_a_customer_without_consent_never_appears_even_for_their_exact_vec
     never = await customer(client, consent=False)
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         await conn.execute(
-            "INSERT INTO customer_face_embeddings (customer_id, model_name, embedding) VALUES (%s, 'm', %s::vector)",
+            "INSERT INTO customer_face_embeddings (customer_id, model_name, embedding)"
+            " VALUES (%s, 'm', %s::vector)",
             (never["id"], str(face)),
         )
     assert [m["customer"]["id"] for m in await face_search(client, face)] == [withdrawn["id"]]
@@ -60,7 +70,11 @@ async def test_opt_out_erases_faces_memories_and_preferences_in_one_go(
     c = await customer(client, consent=True)
     ok(await add_faces(client, c["id"], vector(512, 1), vector(512, 2), vector(512, 3)))
     ok(await add_memories(client, c["id"], ("likes oolong", vector(1536, 1)), ("has a dog", vector(1536, 2))))
-    ok(await client.post(f"/customers/{c['id']}/preferences", json={"items": [{"kind": "drink", "value": "tea"}]}))
+    ok(
+        await client.post(
+            f"/customers/{c['id']}/preferences", json={"items": [{"kind": "drink", "value": "tea"}]}
+        )
+    )
     result = ok(await client.post(f"/customers/{c['id']}/opt-out"))
     assert result["erased"] == {"face_embeddings": 3, "memories": 2, "preferences": 1}
     assert result["customer"]["consent_for_biometrics"] is False and result["customer"]["opted_out_at"]
@@ -114,8 +128,14 @@ async def test_delete_erases_the_customer_and_detaches_their_sessions(
     ok(await add_memories(client, c["id"], ("allergic to nuts", vector(1536, 1))))
 
     erased = ok(await client.delete(f"/customers/{c['id']}"))
-    assert erased == {"customer_id": c["id"], "face_embeddings": 1, "memories": 1, "preferences": 0,
-                      "transcript_chunks": 2, "sessions_detached": 1}
+    assert erased == {
+        "customer_id": c["id"],
+        "face_embeddings": 1,
+        "memories": 1,
+        "preferences": 0,
+        "transcript_chunks": 2,
+        "sessions_detached": 1,
+    }
     error(await client.get(f"/customers/{c['id']}"), 404, "not_found")
     error(await client.delete(f"/customers/{c['id']}"), 404, "not_found")
     assert await count(database_url, "customers", c["id"]) == 0
@@ -142,7 +162,10 @@ async def test_a_lagging_read_replica_cannot_bring_back_an_opted_out_customer(
     create_database(admin_url, replica, template=conninfo_to_dict(settings.database_url)["dbname"])
     try:
         read_url = make_conninfo(settings.database_url, dbname=replica)
-        async with start_server(with_settings(settings, database_read_url=read_url)) as live, live.client() as http:
+        async with (
+            start_server(with_settings(settings, database_read_url=read_url)) as live,
+            live.client() as http,
+        ):
             assert [m["customer"]["id"] for m in await face_search(http, face)] == [c["id"]]
             ok(await http.post(f"/customers/{c['id']}/opt-out"))
             assert await face_search(http, face, max_distance=2.0) == []

@@ -11,10 +11,18 @@ from api_support import add_faces, add_memories, customer, employee, error, near
 
 async def test_a_session_is_started_attached_ended_and_listed(client: httpx.AsyncClient) -> None:
     staff, c = await employee(client), await customer(client)
-    started = ok(await client.post("/sessions", json={
-        "employee_id": staff["id"], "session_key": "till-3-0915", "metadata": {"till": 3},
-        "started_at": "2026-01-02T09:15:00+01:00",
-    }), 201)
+    started = ok(
+        await client.post(
+            "/sessions",
+            json={
+                "employee_id": staff["id"],
+                "session_key": "till-3-0915",
+                "metadata": {"till": 3},
+                "started_at": "2026-01-02T09:15:00+01:00",
+            },
+        ),
+        201,
+    )
     assert started["customer_id"] is None and started["metadata"] == {"till": 3}
     assert started["started_at"] == "2026-01-02T08:15:00Z" and started["ended_at"] is None
     attached = ok(await client.post(f"/sessions/{started['id']}/customer", json={"customer_id": c["id"]}))
@@ -33,7 +41,9 @@ async def test_a_session_is_started_attached_ended_and_listed(client: httpx.Asyn
 
 async def test_session_references_and_keys_are_checked(client: httpx.AsyncClient) -> None:
     staff = await employee(client)
-    err = error(await client.post("/sessions", json={"employee_id": str(uuid.uuid4()), "session_key": "k"}), 404)
+    err = error(
+        await client.post("/sessions", json={"employee_id": str(uuid.uuid4()), "session_key": "k"}), 404
+    )
     assert err["detail"]["field"] == "employee_id"
     body = {"employee_id": staff["id"], "session_key": "k", "customer_id": str(uuid.uuid4())}
     assert error(await client.post("/sessions", json=body), 404)["detail"]["field"] == "customer_id"
@@ -78,34 +88,54 @@ async def test_coaching_notes_are_added_and_listed_newest_first(client: httpx.As
     error(await client.post(f"/sessions/{visit['id']}/coaching-notes", json={"content": ""}), 422)
 
 
-async def test_the_context_has_profile_consent_preferences_memories_and_sessions(client: httpx.AsyncClient) -> None:
+async def test_the_context_has_profile_consent_preferences_memories_and_sessions(
+    client: httpx.AsyncClient,
+) -> None:
     c = await customer(client, consent=True, notes="regular")
     staff = await employee(client)
     ok(await add_faces(client, c["id"], vector(512, 1), vector(512, 2)))
     prefs = {"items": [{"kind": "drink", "value": "oat flat white", "category": "coffee"}]}
     ok(await client.post(f"/customers/{c['id']}/preferences", json=prefs))
     topic = vector(1536, 50)
-    ok(await add_memories(client, c["id"], ("training for a marathon", near(topic, 1)),
-                          ("daughter starts school in May", vector(1536, 51)),
-                          ("prefers the window table", vector(1536, 52))))
+    ok(
+        await add_memories(
+            client,
+            c["id"],
+            ("training for a marathon", near(topic, 1)),
+            ("daughter starts school in May", vector(1536, 51)),
+            ("prefers the window table", vector(1536, 52)),
+        )
+    )
     visits = [await session(client, staff["id"], c["id"]) for _ in range(3)]
-    ok(await client.post(f"/sessions/{visits[-1]['id']}/coaching-notes", json={"content": "ask about the race"}), 201)
+    ok(
+        await client.post(
+            f"/sessions/{visits[-1]['id']}/coaching-notes", json={"content": "ask about the race"}
+        ),
+        201,
+    )
 
     context = ok(await client.get(f"/customers/{c['id']}/context", params={"memories": 2, "sessions": 2}))
     assert context["customer"]["id"] == c["id"] and context["customer"]["notes"] == "regular"
     assert context["consent"] == {
-        "consent_for_biometrics": True, "consent_updated_at": c["consent_updated_at"], "opted_out_at": None,
-        "biometric_writes_allowed": True, "memory_writes_allowed": True,
+        "consent_for_biometrics": True,
+        "consent_updated_at": c["consent_updated_at"],
+        "opted_out_at": None,
+        "biometric_writes_allowed": True,
+        "memory_writes_allowed": True,
     }
     assert context["face_embeddings"] == 2
     assert [p["value"] for p in context["preferences"]] == ["oat flat white"]
     assert [m["nugget"] for m in context["recent_memories"]] == [
-        "prefers the window table", "daughter starts school in May"]
+        "prefers the window table",
+        "daughter starts school in May",
+    ]
     assert context["relevant_memories"] is None
     assert [s["session"]["id"] for s in context["recent_sessions"]] == [v["id"] for v in visits[:0:-1]]
     assert [n["content"] for n in context["recent_sessions"][0]["coaching_notes"]] == ["ask about the race"]
 
-    relevant = ok(await client.post(f"/customers/{c['id']}/context", json={"embedding": topic, "memories": 1}))
+    relevant = ok(
+        await client.post(f"/customers/{c['id']}/context", json={"embedding": topic, "memories": 1})
+    )
     assert [m["memory"]["nugget"] for m in relevant["relevant_memories"]] == ["training for a marathon"]
     assert len(relevant["recent_memories"]) == 1
     assert ok(await client.post(f"/customers/{c['id']}/context"))["relevant_memories"] is None

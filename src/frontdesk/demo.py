@@ -35,8 +35,11 @@ PEOPLE = {  # external_id suffix: (display name, consents to biometrics)
     "eve": ("Eve Tanaka", True),
 }
 MEMORIES = {
-    "ada": [("running", "Training for the Berlin marathon in September"), ("food", "Allergic to hazelnuts"),
-            ("family", "Her daughter starts school in May")],
+    "ada": [
+        ("running", "Training for the Berlin marathon in September"),
+        ("food", "Allergic to hazelnuts"),
+        ("family", "Her daughter starts school in May"),
+    ],
     "ben": [("coffee", "Takes his espresso without sugar"), ("travel", "Back from a month in Lagos")],
     "dan": [("running", "Walks his dog every morning"), ("coffee", "Likes a flat white with oat milk")],
 }
@@ -62,10 +65,14 @@ class Api:
 
     def _send(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base_url + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback only)
+            with urllib.request.urlopen(request, timeout=30) as response:  # loopback only
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read())
@@ -136,15 +143,25 @@ async def run(api: Api, vectors: Vectors) -> None:
     say("customers")
     people: dict[str, dict[str, Any]] = {}
     for key, (name, consent) in PEOPLE.items():
-        people[key] = await api.call("POST", "/customers", {
-            "external_id": PREFIX + key, "display_name": name, "consent_for_biometrics": consent}, expect=201)
-    say("  created " + ", ".join(
-        f"{PEOPLE[k][0]} ({'consents' if c['consent_for_biometrics'] else 'no biometric consent'})"
-        for k, c in people.items()))
+        people[key] = await api.call(
+            "POST",
+            "/customers",
+            {"external_id": PREFIX + key, "display_name": name, "consent_for_biometrics": consent},
+            expect=201,
+        )
+    say(
+        "  created "
+        + ", ".join(
+            f"{PEOPLE[k][0]} ({'consents' if c['consent_for_biometrics'] else 'no biometric consent'})"
+            for k, c in people.items()
+        )
+    )
 
     say("face embeddings (consent-gated)")
-    batches = {key: {"items": [{"embedding": vectors.face(key), "model_name": "demo-face-v1"} for _ in range(3)]}
-               for key in PEOPLE}
+    batches = {
+        key: {"items": [{"embedding": vectors.face(key), "model_name": "demo-face-v1"} for _ in range(3)]}
+        for key in PEOPLE
+    }
     created = 0
     for key in ("ada", "ben", "dan", "eve"):
         created += (await api.call("POST", f"/customers/{people[key]['id']}/faces", batches[key]))["created"]
@@ -152,7 +169,9 @@ async def run(api: Api, vectors: Vectors) -> None:
     say(f"  stored 3 each for Ada, Ben, Dan and Eve: {created} created in 4 batches")
     retry = await api.call("POST", f"/customers/{people['ada']['id']}/faces", batches["ada"])
     check((retry["created"], retry["existing"]) == (0, 3), f"a retried batch created rows: {retry}")
-    say(f"  re-sent Ada's batch: {retry['created']} created, {retry['existing']} already present (idempotent)")
+    say(
+        f"  re-sent Ada's batch: {retry['created']} created, {retry['existing']} already present (idempotent)"
+    )
     refused = await api.call("POST", f"/customers/{people['cleo']['id']}/faces", batches["cleo"], expect=409)
     check(refused["error"]["code"] == "consent_required", f"Cleo's faces: {refused}")
     say(f"  Cleo's batch refused: 409 {refused['error']['code']}")
@@ -170,20 +189,36 @@ async def run(api: Api, vectors: Vectors) -> None:
 
     say("memories and preferences")
     for key, items in MEMORIES.items():
-        batch = [{"nugget": text, "embedding": vectors.text(topic), "model_name": "demo-text-v1"} for topic, text in items]
+        batch = [
+            {"nugget": text, "embedding": vectors.text(topic), "model_name": "demo-text-v1"}
+            for topic, text in items
+        ]
         await api.call("POST", f"/customers/{people[key]['id']}/memories", {"items": batch})
-    await api.call("POST", f"/customers/{people['ada']['id']}/preferences", {"items": [
-        {"kind": "drink", "value": "green tea", "category": "beverage"},
-        {"kind": "seat", "value": "by the window"}]})
-    await api.call("POST", f"/customers/{people['dan']['id']}/preferences", {"items": [
-        {"kind": "drink", "value": "oat flat white"}]})
+    await api.call(
+        "POST",
+        f"/customers/{people['ada']['id']}/preferences",
+        {
+            "items": [
+                {"kind": "drink", "value": "green tea", "category": "beverage"},
+                {"kind": "seat", "value": "by the window"},
+            ]
+        },
+    )
+    await api.call(
+        "POST",
+        f"/customers/{people['dan']['id']}/preferences",
+        {"items": [{"kind": "drink", "value": "oat flat white"}]},
+    )
     say(f"  stored {sum(len(v) for v in MEMORIES.values())} memories for Ada, Ben and Dan; 3 preferences")
     everyone = await api.call("POST", "/search/memory", {"embedding": vectors.text("running"), "limit": 2})
     found = [(m["customer"]["display_name"], m["memory"]["nugget"]) for m in everyone["matches"]]
     check({name for name, _ in found} == {"Ada Lovelace", "Dan Kowalski"}, f"memory search: {found}")
     say("  'running' across everyone: " + "; ".join(f"{n}: {t!r}" for n, t in found))
     ada_only = await api.call(
-        "POST", f"/search/memory?customer_id={people['ada']['id']}", {"embedding": vectors.text("food"), "limit": 1})
+        "POST",
+        f"/search/memory?customer_id={people['ada']['id']}",
+        {"embedding": vectors.text("food"), "limit": 1},
+    )
     top = ada_only["matches"][0]["memory"]["nugget"]
     check(top == "Allergic to hazelnuts", f"Ada's memory search: {ada_only}")
     say(f"  'food' for Ada only: {top!r}")
@@ -194,21 +229,38 @@ async def run(api: Api, vectors: Vectors) -> None:
     context = await api.call("GET", f"/customers/{people['ada']['id']}/context")
     notes = sum(len(s["coaching_notes"]) for s in context["recent_sessions"])
     check(len(context["recent_memories"]) == 3 and len(context["preferences"]) == 2, "Ada's context")
-    say(f"  Ada: {len(context['preferences'])} preferences, {len(context['recent_memories'])} memories, "
-        f"{len(context['recent_sessions'])} session with {notes} coaching note, {context['face_embeddings']} faces")
+    say(
+        f"  Ada: {len(context['preferences'])} preferences, {len(context['recent_memories'])} memories, "
+        f"{len(context['recent_sessions'])} session with {notes} coaching note, "
+        f"{context['face_embeddings']} faces"
+    )
 
     say("opt-out (POST /customers/{id}/opt-out)")
     out = await api.call("POST", f"/customers/{people['dan']['id']}/opt-out")
     erased = out["erased"]
     check(erased == {"face_embeddings": 3, "memories": 2, "preferences": 1}, f"Dan's opt-out erased {erased}")
-    say(f"  Dan opted out: erased {erased['face_embeddings']} face embeddings, {erased['memories']} memories, "
-        f"{erased['preferences']} preference")
+    say(
+        f"  Dan opted out: erased {erased['face_embeddings']} face embeddings, "
+        f"{erased['memories']} memories, "
+        f"{erased['preferences']} preference"
+    )
     matches = await face_search(api, vectors.face("dan"))
     check(all(m["customer"]["id"] != people["dan"]["id"] for m in matches), "Dan still found by face")
     say(f"  a new photo of Dan: {describe(matches)}")
-    refused = await api.call("POST", f"/customers/{people['dan']['id']}/memories", {"items": [
-        {"nugget": "Asked about gift cards", "embedding": vectors.text("coffee"), "model_name": "demo-text-v1"}]},
-        expect=409)
+    refused = await api.call(
+        "POST",
+        f"/customers/{people['dan']['id']}/memories",
+        {
+            "items": [
+                {
+                    "nugget": "Asked about gift cards",
+                    "embedding": vectors.text("coffee"),
+                    "model_name": "demo-text-v1",
+                }
+            ]
+        },
+        expect=409,
+    )
     say(f"  a new memory for Dan: 409 {refused['error']['code']}")
 
 
@@ -217,7 +269,11 @@ async def employee(api: Api) -> dict[str, Any]:
     if page["items"]:
         return page["items"][0]  # type: ignore[no-any-return]
     return await api.call(  # type: ignore[no-any-return]
-        "POST", "/employees", {"external_id": PREFIX + "staff", "display_name": "Sam (front desk)"}, expect=201)
+        "POST",
+        "/employees",
+        {"external_id": PREFIX + "staff", "display_name": "Sam (front desk)"},
+        expect=201,
+    )
 
 
 async def visit_of(api: Api, staff: dict[str, Any], customer: dict[str, Any]) -> dict[str, Any]:
@@ -225,22 +281,39 @@ async def visit_of(api: Api, staff: dict[str, Any], customer: dict[str, Any]) ->
     sessions = (await api.call("GET", f"/sessions?employee_id={staff['id']}&limit=200"))["items"]
     visit = next((s for s in sessions if s["session_key"] == PREFIX + "visit-ada"), None)
     if visit is None:
-        visit = await api.call("POST", "/sessions", {
-            "employee_id": staff["id"], "session_key": PREFIX + "visit-ada", "metadata": {"desk": 1}}, expect=201)
+        visit = await api.call(
+            "POST",
+            "/sessions",
+            {"employee_id": staff["id"], "session_key": PREFIX + "visit-ada", "metadata": {"desk": 1}},
+            expect=201,
+        )
     await api.call("POST", f"/sessions/{visit['id']}/customer", {"customer_id": customer["id"]})
-    await api.call("POST", f"/sessions/{visit['id']}/transcript", {"chunks": [
-        {"chunk_index": 0, "content": "Good morning! The usual green tea?"},
-        {"chunk_index": 1, "content": "Yes please, and how was the long run?"}]})
+    await api.call(
+        "POST",
+        f"/sessions/{visit['id']}/transcript",
+        {
+            "chunks": [
+                {"chunk_index": 0, "content": "Good morning! The usual green tea?"},
+                {"chunk_index": 1, "content": "Yes please, and how was the long run?"},
+            ]
+        },
+    )
     if not (await api.call("GET", f"/sessions/{visit['id']}/coaching-notes"))["items"]:
-        await api.call("POST", f"/sessions/{visit['id']}/coaching-notes",
-                       {"content": "Ask how the marathon training is going."}, expect=201)
+        await api.call(
+            "POST",
+            f"/sessions/{visit['id']}/coaching-notes",
+            {"content": "Ask how the marathon training is going."},
+            expect=201,
+        )
     return await api.call("POST", f"/sessions/{visit['id']}/end")  # type: ignore[no-any-return]
 
 
 async def serve_and_run(settings: Settings) -> None:
     from frontdesk.app import create_app
 
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(3000):  # bounded: at most ~60 s for migrations and the pool
@@ -268,8 +341,10 @@ def main(settings: Settings) -> None:
         prepared = msgspec.structs.replace(prepared, api_tokens=(secrets.token_urlsafe(32),))
     prepared = msgspec.structs.replace(prepared, tls="off", host="127.0.0.1", port=0)
     where = f"the embedded database in {prepared.data_dir / 'postgres'}" if embedded else "DATABASE_URL"
-    say(f"frontdesk demo: seed {SEED}, {prepared.face_embedding_dim}-d faces, "
-        f"{prepared.text_embedding_dim}-d texts, on {where}")
+    say(
+        f"frontdesk demo: seed {SEED}, {prepared.face_embedding_dim}-d faces, "
+        f"{prepared.text_embedding_dim}-d texts, on {where}"
+    )
     try:
         asyncio.run(serve_and_run(prepared))
     except DemoFailed as exc:

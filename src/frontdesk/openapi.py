@@ -75,8 +75,14 @@ def _parameters(endpoint: Endpoint, components: dict[str, Any]) -> list[dict[str
     if endpoint.query is not None:
         query = components[endpoint.query.__name__]
         for name, schema in query["properties"].items():
-            params.append({"name": name, "in": "query", "required": name in query.get("required", []),
-                           "schema": _without_null(schema)})
+            params.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": name in query.get("required", []),
+                    "schema": _without_null(schema),
+                }
+            )
     return params
 
 
@@ -141,7 +147,10 @@ def document(settings: Settings) -> dict[str, Any]:
             "schemas": components,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "responses": {
-                name: {"description": text, "content": {"application/json": {"schema": {"$ref": REF.format(name="Error")}}}}
+                name: {
+                    "description": text,
+                    "content": {"application/json": {"schema": {"$ref": REF.format(name="Error")}}},
+                }
                 for name, text in ERRORS.values()
             },
         },

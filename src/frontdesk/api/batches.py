@@ -24,8 +24,14 @@ async def insert_batch(
     items, seen = [], set()
     for index, key in enumerate(hashes):
         # A hash repeated inside one batch is stored once: the first occurrence is the one created.
-        items.append({"index": index, "id": stored[key], "idempotency_hash": key,
-                      "created": key in created and key not in seen})
+        items.append(
+            {
+                "index": index,
+                "id": stored[key],
+                "idempotency_hash": key,
+                "created": key in created and key not in seen,
+            }
+        )
         seen.add(key)
     made = sum(item["created"] for item in items)
     return {"created": made, "existing": len(items) - made, "items": items}

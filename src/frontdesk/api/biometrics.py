@@ -23,11 +23,18 @@ async def add_faces(call: Call[s.FaceBatch, None]) -> Any:
     hashes = [i.idempotency_hash or content_hash("face", i.model_name, i.embedding) for i in items]
     async with call.db.transaction() as tx:
         await require_consent(tx, customer_id, "biometrics")
-        return await insert_batch(tx, "insert_face_embeddings", "face_embedding_ids", customer_id, hashes, {
-            "model_names": [i.model_name for i in items],
-            "embeddings": [i.embedding.array for i in items],
-            "source_session_ids": [i.source_session_id for i in items],
-        })
+        return await insert_batch(
+            tx,
+            "insert_face_embeddings",
+            "face_embedding_ids",
+            customer_id,
+            hashes,
+            {
+                "model_names": [i.model_name for i in items],
+                "embeddings": [i.embedding.array for i in items],
+                "source_session_ids": [i.source_session_id for i in items],
+            },
+        )
 
 
 async def list_faces(call: Call[None, s.PageQuery]) -> Any:
@@ -41,8 +48,21 @@ async def list_faces(call: Call[None, s.PageQuery]) -> Any:
 CONSENT = "consent_required: the customer has not consented to biometrics, or has opted out"
 
 ENDPOINTS = [
-    Endpoint("POST", "/customers/{customer_id}/faces", add_faces, s.BatchResult, "biometrics",
-             body=s.FaceBatch, conflict=CONSENT),
-    Endpoint("GET", "/customers/{customer_id}/faces", list_faces, s.Page[s.FaceEmbedding], "biometrics",
-             query=s.PageQuery),
+    Endpoint(
+        "POST",
+        "/customers/{customer_id}/faces",
+        add_faces,
+        s.BatchResult,
+        "biometrics",
+        body=s.FaceBatch,
+        conflict=CONSENT,
+    ),
+    Endpoint(
+        "GET",
+        "/customers/{customer_id}/faces",
+        list_faces,
+        s.Page[s.FaceEmbedding],
+        "biometrics",
+        query=s.PageQuery,
+    ),
 ]

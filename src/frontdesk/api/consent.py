@@ -32,7 +32,12 @@ def memory_writes_allowed(opted_out: bool) -> bool:
 
 
 async def require_consent(s: Session, customer_id: uuid.UUID, purpose: Purpose) -> None:
-    row = found(await s.fetch_one("lock_customer_consent", {"id": customer_id}), "customer", "customer_id", customer_id)
+    row = found(
+        await s.fetch_one("lock_customer_consent", {"id": customer_id}),
+        "customer",
+        "customer_id",
+        customer_id,
+    )
     state = {"consent_for_biometrics": row["consent_for_biometrics"], "opted_out_at": row["opted_out_at"]}
     opted_out = row["opted_out_at"] is not None
     if purpose == "biometrics" and not biometric_writes_allowed(row["consent_for_biometrics"], opted_out):
@@ -44,7 +49,9 @@ async def require_consent(s: Session, customer_id: uuid.UUID, purpose: Purpose) 
         )
 
 
-async def allowed_on_primary(db: Database, customer_ids: Iterable[uuid.UUID], purpose: Purpose) -> set[uuid.UUID]:
+async def allowed_on_primary(
+    db: Database, customer_ids: Iterable[uuid.UUID], purpose: Purpose
+) -> set[uuid.UUID]:
     """The customers among `customer_ids` that the primary says may appear for `purpose`.
 
     Without a replica the read already ran on the primary under the same filter, so nothing is re-read.
@@ -52,5 +59,7 @@ async def allowed_on_primary(db: Database, customer_ids: Iterable[uuid.UUID], pu
     ids = set(customer_ids)
     if db.read_pool is None or not ids:
         return ids
-    rows = await db.fetch_all("customers_still_allowed", {"ids": list(ids), "biometric": purpose == "biometrics"})
+    rows = await db.fetch_all(
+        "customers_still_allowed", {"ids": list(ids), "biometric": purpose == "biometrics"}
+    )
     return {row["id"] for row in rows}

@@ -23,7 +23,9 @@ async def context(
     db: Database, customer_id: uuid.UUID, memories: int, sessions: int, embedding: TextVector | None
 ) -> dict[str, Any]:
     # Profile and consent from the primary: they decide what of the (possibly lagging) lists may be shown.
-    customer = found(await db.fetch_one("get_customer", {"id": customer_id}), "customer", "customer_id", customer_id)
+    customer = found(
+        await db.fetch_one("get_customer", {"id": customer_id}), "customer", "customer_id", customer_id
+    )
     opted_out = customer["opted_out_at"] is not None
     biometrics = biometric_writes_allowed(customer["consent_for_biometrics"], opted_out)
     async with db.read_session() as tx:
@@ -35,8 +37,10 @@ async def context(
         if embedding is not None:
             relevant = await nearest_memories(tx, embedding, max(memories, 1), customer_id, None)
         visits = await tx.fetch_all("recent_customer_sessions", {**params, "limit": sessions})
-        notes = await tx.fetch_all("coaching_notes_of_sessions", {
-            "session_ids": [v["id"] for v in visits], "per_session": NOTES_PER_SESSION})
+        notes = await tx.fetch_all(
+            "coaching_notes_of_sessions",
+            {"session_ids": [v["id"] for v in visits], "per_session": NOTES_PER_SESSION},
+        )
     if opted_out:  # erased on the primary; a lagging replica may not know yet
         preferences, recent, relevant = [], [], [] if relevant is not None else None
     return {
@@ -77,8 +81,21 @@ async def post_context(call: Call[s.ContextRequest, None]) -> Any:
 
 
 ENDPOINTS = [
-    Endpoint("GET", "/customers/{customer_id}/context", get_context, s.CustomerContext, "context",
-             query=s.ContextQuery),
-    Endpoint("POST", "/customers/{customer_id}/context", post_context, s.CustomerContext, "context",
-             body=s.ContextRequest, body_optional=True),
+    Endpoint(
+        "GET",
+        "/customers/{customer_id}/context",
+        get_context,
+        s.CustomerContext,
+        "context",
+        query=s.ContextQuery,
+    ),
+    Endpoint(
+        "POST",
+        "/customers/{customer_id}/context",
+        post_context,
+        s.CustomerContext,
+        "context",
+        body=s.ContextRequest,
+        body_optional=True,
+    ),
 ]

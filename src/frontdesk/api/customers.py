@@ -18,10 +18,15 @@ async def create_customer(call: Call[s.CustomerCreate, None]) -> Any:
     Consent given here is stamped with consent_updated_at.
     """
     body = call.body
-    return await call.db.fetch_one("create_customer", {
-        "external_id": body.external_id, "display_name": body.display_name,
-        "consent_for_biometrics": body.consent_for_biometrics, "notes": body.notes,
-    })
+    return await call.db.fetch_one(
+        "create_customer",
+        {
+            "external_id": body.external_id,
+            "display_name": body.display_name,
+            "consent_for_biometrics": body.consent_for_biometrics,
+            "notes": body.notes,
+        },
+    )
 
 
 async def list_customers(call: Call[None, s.CustomerListQuery]) -> Any:
@@ -40,7 +45,9 @@ async def list_customers(call: Call[None, s.CustomerListQuery]) -> Any:
 async def get_customer(call: Call[None, None]) -> Any:
     """Get a customer"""
     customer_id = call.ids["customer_id"]
-    return found(await call.db.fetch_one("get_customer", {"id": customer_id}), "customer", "customer_id", customer_id)
+    return found(
+        await call.db.fetch_one("get_customer", {"id": customer_id}), "customer", "customer_id", customer_id
+    )
 
 
 async def update_customer(call: Call[s.CustomerUpdate, None]) -> Any:
@@ -51,16 +58,19 @@ async def update_customer(call: Call[s.CustomerUpdate, None]) -> Any:
     biometrics are kept without consent. Giving consent (`true`) lifts an earlier opt-out.
     """
     body, customer_id = call.body, call.ids["customer_id"]
-    consent = None if body.consent_for_biometrics is s.UNSET else body.consent_for_biometrics
+    consent = s.given(body.consent_for_biometrics)
     async with call.db.transaction() as tx:
-        row = await tx.fetch_one("update_customer", {
-            "id": customer_id,
-            "external_id": None if body.external_id is s.UNSET else body.external_id,
-            "display_name": None if body.display_name is s.UNSET else body.display_name,
-            "set_notes": body.notes is not s.UNSET,
-            "notes": None if body.notes is s.UNSET else body.notes,
-            "consent": consent,
-        })
+        row = await tx.fetch_one(
+            "update_customer",
+            {
+                "id": customer_id,
+                "external_id": s.given(body.external_id),
+                "display_name": s.given(body.display_name),
+                "set_notes": s.present(body.notes),
+                "notes": s.given(body.notes),
+                "consent": consent,
+            },
+        )
         found(row, "customer", "customer_id", customer_id)
         if consent is False:
             await tx.execute("delete_customer_faces", {"customer_id": customer_id})
@@ -70,16 +80,35 @@ async def update_customer(call: Call[s.CustomerUpdate, None]) -> Any:
 async def customer_page(db: Database, query: str, customer_id: uuid.UUID, q: s.PageQuery) -> Any:
     """A page of one of a customer's lists (`query`); 404 when the customer does not exist."""
     async with db.transaction() as tx:
-        found(await tx.fetch_one("customer_exists", {"id": customer_id}), "customer", "customer_id", customer_id)
-        rows = await tx.fetch_all(query, {"customer_id": customer_id, "limit": q.limit + 1, "offset": q.offset})
+        found(
+            await tx.fetch_one("customer_exists", {"id": customer_id}), "customer", "customer_id", customer_id
+        )
+        rows = await tx.fetch_all(
+            query, {"customer_id": customer_id, "limit": q.limit + 1, "offset": q.offset}
+        )
     return page(rows, q.limit, q.offset)
 
 
 ENDPOINTS = [
-    Endpoint("POST", "/customers", create_customer, s.Customer, "customers", body=s.CustomerCreate,
-             status=201, conflict=CONFLICT),
+    Endpoint(
+        "POST",
+        "/customers",
+        create_customer,
+        s.Customer,
+        "customers",
+        body=s.CustomerCreate,
+        status=201,
+        conflict=CONFLICT,
+    ),
     Endpoint("GET", "/customers", list_customers, s.Page[s.Customer], "customers", query=s.CustomerListQuery),
     Endpoint("GET", "/customers/{customer_id}", get_customer, s.Customer, "customers"),
-    Endpoint("PATCH", "/customers/{customer_id}", update_customer, s.Customer, "customers",
-             body=s.CustomerUpdate, conflict=CONFLICT),
+    Endpoint(
+        "PATCH",
+        "/customers/{customer_id}",
+        update_customer,
+        s.Customer,
+        "customers",
+        body=s.CustomerUpdate,
+        conflict=CONFLICT,
+    ),
 ]

@@ -14,7 +14,8 @@ async def create_employee(call: Call[s.EmployeeCreate, None]) -> Any:
     """Create an employee"""
     body = call.body
     return await call.db.fetch_one(
-        "create_employee", {"external_id": body.external_id, "display_name": body.display_name, "notes": body.notes}
+        "create_employee",
+        {"external_id": body.external_id, "display_name": body.display_name, "notes": body.notes},
     )
 
 
@@ -33,7 +34,9 @@ async def list_employees(call: Call[None, s.EmployeeListQuery]) -> Any:
 async def get_employee(call: Call[None, None]) -> Any:
     """Get an employee"""
     employee_id = call.ids["employee_id"]
-    return found(await call.db.fetch_one("get_employee", {"id": employee_id}), "employee", "employee_id", employee_id)
+    return found(
+        await call.db.fetch_one("get_employee", {"id": employee_id}), "employee", "employee_id", employee_id
+    )
 
 
 async def update_employee(call: Call[s.EmployeeUpdate, None]) -> Any:
@@ -42,21 +45,39 @@ async def update_employee(call: Call[s.EmployeeUpdate, None]) -> Any:
     Only the fields present change.
     """
     body, employee_id = call.body, call.ids["employee_id"]
-    row = await call.db.fetch_one("update_employee", {
-        "id": employee_id,
-        "external_id": None if body.external_id is s.UNSET else body.external_id,
-        "display_name": None if body.display_name is s.UNSET else body.display_name,
-        "set_notes": body.notes is not s.UNSET,
-        "notes": None if body.notes is s.UNSET else body.notes,
-    })
+    row = await call.db.fetch_one(
+        "update_employee",
+        {
+            "id": employee_id,
+            "external_id": s.given(body.external_id),
+            "display_name": s.given(body.display_name),
+            "set_notes": s.present(body.notes),
+            "notes": s.given(body.notes),
+        },
+    )
     return found(row, "employee", "employee_id", employee_id)
 
 
 ENDPOINTS = [
-    Endpoint("POST", "/employees", create_employee, s.Employee, "employees", body=s.EmployeeCreate,
-             status=201, conflict=CONFLICT),
+    Endpoint(
+        "POST",
+        "/employees",
+        create_employee,
+        s.Employee,
+        "employees",
+        body=s.EmployeeCreate,
+        status=201,
+        conflict=CONFLICT,
+    ),
     Endpoint("GET", "/employees", list_employees, s.Page[s.Employee], "employees", query=s.EmployeeListQuery),
     Endpoint("GET", "/employees/{employee_id}", get_employee, s.Employee, "employees"),
-    Endpoint("PATCH", "/employees/{employee_id}", update_employee, s.Employee, "employees",
-             body=s.EmployeeUpdate, conflict=CONFLICT),
+    Endpoint(
+        "PATCH",
+        "/employees/{employee_id}",
+        update_employee,
+        s.Employee,
+        "employees",
+        body=s.EmployeeUpdate,
+        conflict=CONFLICT,
+    ),
 ]

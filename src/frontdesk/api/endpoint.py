@@ -142,7 +142,12 @@ def parse_query(params: Mapping[str, str], kind: type[Q]) -> Q:
 def page(rows: list[Any], limit: int, offset: int) -> dict[str, Any]:
     """A page from `limit + 1` fetched rows: the extra row only says there is a next page."""
     more = len(rows) > limit
-    return {"items": rows[:limit], "limit": limit, "offset": offset, "next_offset": offset + limit if more else None}
+    return {
+        "items": rows[:limit],
+        "limit": limit,
+        "offset": offset,
+        "next_offset": offset + limit if more else None,
+    }
 
 
 def found(row: T | None, what: str, parameter: str, value: object, where: str = "path") -> T:
@@ -159,7 +164,7 @@ def name_the_column(exc: ApiError) -> None:
     constraint, table = detail.get("constraint") or "", detail.get("table") or ""
     if not table or not constraint.startswith(table + "_"):
         return
-    column = constraint[len(table) + 1:]
+    column = constraint[len(table) + 1 :]
     if isinstance(exc, NotFound) and column.endswith("_fkey"):
         exc.message = f"{column.removesuffix('_fkey')} refers to a row that does not exist"
         exc.detail = {**detail, "field": column.removesuffix("_fkey")}

@@ -20,15 +20,24 @@ async def add_memories(call: Call[s.MemoryBatch, None]) -> Any:
     retried batch creates no second copy.
     """
     customer_id, items = call.ids["customer_id"], call.body.items
-    hashes = [i.idempotency_hash or content_hash("memory", i.model_name, i.nugget, i.embedding) for i in items]
+    hashes = [
+        i.idempotency_hash or content_hash("memory", i.model_name, i.nugget, i.embedding) for i in items
+    ]
     async with call.db.transaction() as tx:
         await require_consent(tx, customer_id, "memory")
-        return await insert_batch(tx, "insert_memories", "memory_ids", customer_id, hashes, {
-            "nuggets": [i.nugget for i in items],
-            "model_names": [i.model_name for i in items],
-            "embeddings": [i.embedding.array for i in items],
-            "source_session_ids": [i.source_session_id for i in items],
-        })
+        return await insert_batch(
+            tx,
+            "insert_memories",
+            "memory_ids",
+            customer_id,
+            hashes,
+            {
+                "nuggets": [i.nugget for i in items],
+                "model_names": [i.model_name for i in items],
+                "embeddings": [i.embedding.array for i in items],
+                "source_session_ids": [i.source_session_id for i in items],
+            },
+        )
 
 
 async def add_preferences(call: Call[s.PreferenceBatch, None]) -> Any:
@@ -41,12 +50,19 @@ async def add_preferences(call: Call[s.PreferenceBatch, None]) -> Any:
     hashes = [i.idempotency_hash or content_hash("preference", i.kind, i.value, i.category) for i in items]
     async with call.db.transaction() as tx:
         await require_consent(tx, customer_id, "memory")
-        return await insert_batch(tx, "insert_preferences", "preference_ids", customer_id, hashes, {
-            "kinds": [i.kind for i in items],
-            "values": [i.value for i in items],
-            "categories": [i.category for i in items],
-            "source_session_ids": [i.source_session_id for i in items],
-        })
+        return await insert_batch(
+            tx,
+            "insert_preferences",
+            "preference_ids",
+            customer_id,
+            hashes,
+            {
+                "kinds": [i.kind for i in items],
+                "values": [i.value for i in items],
+                "categories": [i.category for i in items],
+                "source_session_ids": [i.source_session_id for i in items],
+            },
+        )
 
 
 async def list_memories(call: Call[None, s.PageQuery]) -> Any:
@@ -68,12 +84,38 @@ async def list_preferences(call: Call[None, s.PageQuery]) -> Any:
 OPTED_OUT = "consent_required: the customer has opted out"
 
 ENDPOINTS = [
-    Endpoint("POST", "/customers/{customer_id}/memories", add_memories, s.BatchResult, "memories",
-             body=s.MemoryBatch, conflict=OPTED_OUT),
-    Endpoint("GET", "/customers/{customer_id}/memories", list_memories, s.Page[s.Memory], "memories",
-             query=s.PageQuery),
-    Endpoint("POST", "/customers/{customer_id}/preferences", add_preferences, s.BatchResult, "memories",
-             body=s.PreferenceBatch, conflict=OPTED_OUT),
-    Endpoint("GET", "/customers/{customer_id}/preferences", list_preferences, s.Page[s.Preference], "memories",
-             query=s.PageQuery),
+    Endpoint(
+        "POST",
+        "/customers/{customer_id}/memories",
+        add_memories,
+        s.BatchResult,
+        "memories",
+        body=s.MemoryBatch,
+        conflict=OPTED_OUT,
+    ),
+    Endpoint(
+        "GET",
+        "/customers/{customer_id}/memories",
+        list_memories,
+        s.Page[s.Memory],
+        "memories",
+        query=s.PageQuery,
+    ),
+    Endpoint(
+        "POST",
+        "/customers/{customer_id}/preferences",
+        add_preferences,
+        s.BatchResult,
+        "memories",
+        body=s.PreferenceBatch,
+        conflict=OPTED_OUT,
+    ),
+    Endpoint(
+        "GET",
+        "/customers/{customer_id}/preferences",
+        list_preferences,
+        s.Page[s.Preference],
+        "memories",
+        query=s.PageQuery,
+    ),
 ]

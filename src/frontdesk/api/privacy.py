@@ -20,7 +20,9 @@ async def opt_out(call: Call[None, None]) -> Any:
     customer_id = call.ids["customer_id"]
     params = {"customer_id": customer_id}
     async with call.db.transaction() as tx:
-        customer = found(await tx.fetch_one("opt_out_customer", params), "customer", "customer_id", customer_id)
+        customer = found(
+            await tx.fetch_one("opt_out_customer", params), "customer", "customer_id", customer_id
+        )
         erased = {
             "face_embeddings": await tx.execute("delete_customer_faces", params),
             "memories": await tx.execute("delete_customer_memories", params),

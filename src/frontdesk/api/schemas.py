@@ -29,7 +29,9 @@ Chunk = Annotated[str, Meta(max_length=100_000, pattern=_NO_NUL)]
 IdempotencyHash = Annotated[
     str,
     Meta(
-        min_length=1, max_length=256, pattern=_NO_NUL,
+        min_length=1,
+        max_length=256,
+        pattern=_NO_NUL,
         description="Re-sending an item with the same hash for the same customer creates no second copy. "
         "Omitted: derived from the item's content (sha256).",
     ),
@@ -39,6 +41,15 @@ ChunkIndex = Annotated[int, Meta(ge=0, le=2**31 - 1)]
 Distance = Annotated[float, Meta(ge=0.0, le=2.0, description="cosine distance, 0 (same direction) .. 2")]
 SearchLimit = Annotated[int, Meta(ge=1, le=100)]
 MAX_BATCH = 1000
+
+
+def given(value: T | UnsetType) -> T | None:
+    """An update field's value, or None when it was left out."""
+    return None if isinstance(value, UnsetType) else value
+
+
+def present(value: object) -> bool:
+    return not isinstance(value, UnsetType)
 
 
 class Body(Struct, forbid_unknown_fields=True):
@@ -403,7 +414,8 @@ class ContextQuery(Query):
 
 
 class ContextRequest(Body):
-    """As the GET, plus `embedding` (e.g. of what the customer just said) to add the most relevant memories."""
+    """As the GET, plus `embedding` (e.g. of what the customer just said) to add the most relevant
+    memories."""
 
     embedding: TextVector | None = None
     memories: Annotated[int, Meta(ge=0, le=100)] = 10

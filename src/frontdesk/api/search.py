@@ -31,20 +31,29 @@ async def search_faces(call: Call[s.FaceSearch, None]) -> Any:
     max_distance = call.settings.face_match_max_distance if body.max_distance is None else body.max_distance
     async with call.db.read_session() as tx:
         await tx.execute("enable_iterative_scan")
-        rows = await tx.fetch_all("search_faces", {
-            "embedding": body.embedding.array, "max_distance": max_distance, "limit": body.limit,
-            "candidates": body.limit * FACE_CANDIDATES_PER_MATCH,
-        })
+        rows = await tx.fetch_all(
+            "search_faces",
+            {
+                "embedding": body.embedding.array,
+                "max_distance": max_distance,
+                "limit": body.limit,
+                "candidates": body.limit * FACE_CANDIDATES_PER_MATCH,
+            },
+        )
     allowed = await allowed_on_primary(call.db, (r["id"] for r in rows), "biometrics")
-    matches = [{"distance": r["distance"], "face_embedding_id": r["face_embedding_id"], "customer": r}
-               for r in rows if r["id"] in allowed]
+    matches = [
+        {"distance": r["distance"], "face_embedding_id": r["face_embedding_id"], "customer": r}
+        for r in rows
+        if r["id"] in allowed
+    ]
     return {"max_distance": max_distance, "matches": matches}
 
 
 async def nearest_memories(
     tx: Session, embedding: TextVector, limit: int, customer_id: uuid.UUID | None, max_distance: float | None
 ) -> list[dict[str, Any]]:
-    """Memory matches; for one customer an exact scan of their rows (always `limit` when they have that many)."""
+    """Memory matches; for one customer an exact scan of their rows (always `limit` when they have that
+    many)."""
     params = {"embedding": embedding.array, "limit": limit, "max_distance": max_distance}
     if customer_id is None:
         await tx.execute("enable_iterative_scan")
@@ -55,9 +64,15 @@ async def nearest_memories(
 
 
 def memory_match(row: Row) -> dict[str, Any]:
-    return {"distance": row["distance"], "memory": row,
-            "customer": {"id": row["customer_id"], "external_id": row["external_id"],
-                         "display_name": row["display_name"]}}
+    return {
+        "distance": row["distance"],
+        "memory": row,
+        "customer": {
+            "id": row["customer_id"],
+            "external_id": row["external_id"],
+            "display_name": row["display_name"],
+        },
+    }
 
 
 async def search_memories(call: Call[s.MemorySearch, s.MemorySearchQuery]) -> Any:
@@ -80,6 +95,13 @@ async def search_memories(call: Call[s.MemorySearch, s.MemorySearchQuery]) -> An
 
 ENDPOINTS = [
     Endpoint("POST", "/search/face", search_faces, s.FaceSearchResult, "search", body=s.FaceSearch),
-    Endpoint("POST", "/search/memory", search_memories, s.MemorySearchResult, "search", body=s.MemorySearch,
-             query=s.MemorySearchQuery),
+    Endpoint(
+        "POST",
+        "/search/memory",
+        search_memories,
+        s.MemorySearchResult,
+        "search",
+        body=s.MemorySearch,
+        query=s.MemorySearchQuery,
+    ),
 ]

@@ -119,7 +119,9 @@ def content_hash(*parts: str | Vector | None) -> str:
     """A stable idempotency key for a batch item that came without one (sha256 over its content)."""
     digest = hashlib.sha256()
     for part in parts:
-        data = b"\x00" if part is None else part.array.tobytes() if isinstance(part, Vector) else part.encode()
+        data = (
+            b"\x00" if part is None else part.array.tobytes() if isinstance(part, Vector) else part.encode()
+        )
         digest.update(len(data).to_bytes(8, "big"))
         digest.update(data)
     return "sha256:" + digest.hexdigest()
