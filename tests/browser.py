@@ -87,7 +87,7 @@ class ThreadedServer:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
+        self._error: Exception | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.app: Starlette | None = None
 
@@ -104,7 +104,7 @@ class ThreadedServer:
         def run() -> None:
             try:
                 asyncio.run(self._serve(server))
-            except BaseException as exc:  # reported to the test thread by start()
+            except Exception as exc:  # reported to the test thread by start()
                 self._error = exc
 
         self._thread = threading.Thread(target=run, name=f"uvicorn-{self.port}", daemon=True)

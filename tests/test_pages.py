@@ -62,7 +62,8 @@ async def test_pages_send_a_strict_content_security_policy_and_security_headers(
     )
     assert csp["default-src"] == "'self'"
     assert csp["script-src"] == "'self' 'wasm-unsafe-eval'"  # WebAssembly, but no eval and no inline script
-    assert csp["connect-src"] == "'self'"  # nothing can be sent to another host
+    # Nothing can be sent to another host: our origin, and its websocket form for the signaling socket.
+    assert csp["connect-src"] == f"'self' {server.ws_url}"
     assert csp["frame-ancestors"] == "'none'"
     assert csp["object-src"] == "'none'"
     assert "unsafe-inline" not in response.headers["content-security-policy"]
@@ -70,6 +71,13 @@ async def test_pages_send_a_strict_content_security_policy_and_security_headers(
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "DENY"
     assert "camera=(self)" in response.headers["permissions-policy"]
+
+
+async def test_a_strange_host_header_cannot_add_to_the_policy(server: LiveServer) -> None:
+    async with server.client(token=None) as http:
+        response = await http.get("/", headers={"Host": "evil.example; connect-src *"})
+    assert "connect-src 'self'; " in response.headers["content-security-policy"]
+    assert "evil" not in response.headers["content-security-policy"]
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import mimetypes
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
     # FaceLandmarker compiles its WebAssembly: that needs 'wasm-unsafe-eval' (not 'unsafe-eval').
     "script-src 'self' 'wasm-unsafe-eval'",
+    # The page's own origin only. Each page response adds its exact ws(s):// origin for the signaling
+    # socket, for browsers (older WebKit) in which 'self' does not cover websockets.
     "connect-src 'self'",
     "img-src 'self' blob: data:",
     "media-src 'self' blob: mediastream:",
@@ -54,7 +57,6 @@ ASSET_HEADERS = {
 }
 PAGE_HEADERS = {
     **ASSET_HEADERS,
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "Permissions-Policy": "camera=(self), microphone=(), geolocation=(), payment=(), usb=()",
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
@@ -80,16 +82,29 @@ class SecureStaticFiles(StaticFiles):
         return response
 
 
-def _page(name: str) -> FileResponse:
-    return FileResponse(STATIC_DIR / name, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+_HOST = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+
+
+def content_security_policy(request: Request) -> str:
+    """The policy, with the signaling socket's exact origin when the Host header is a plain host[:port]."""
+    host = request.headers.get("host", "")
+    if not _HOST.match(host):
+        return CONTENT_SECURITY_POLICY
+    socket_origin = f"{'wss' if request.url.scheme == 'https' else 'ws'}://{host}"
+    return CONTENT_SECURITY_POLICY.replace("connect-src 'self'", f"connect-src 'self' {socket_origin}", 1)
+
+
+def _page(request: Request, name: str) -> FileResponse:
+    headers = {**PAGE_HEADERS, "Content-Security-Policy": content_security_policy(request)}
+    return FileResponse(STATIC_DIR / name, media_type="text/html; charset=utf-8", headers=headers)
 
 
 async def viewer(request: Request) -> FileResponse:
-    return _page("viewer.html")
+    return _page(request, "viewer.html")
 
 
 async def camera(request: Request) -> FileResponse:
-    return _page("camera.html")
+    return _page(request, "camera.html")
 
 
 def model_path(settings: Settings) -> Path:
