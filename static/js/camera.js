@@ -193,9 +193,11 @@ async function keepAwake() {
   }
 }
 
-// The lock is released when the page is hidden; take it again when it comes back.
+// Back from a locked screen or another app: the wake lock was released, and some phones end the camera.
 document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible" && stream) keepAwake();
+  if (document.visibilityState !== "visible" || !stream || stopped) return;
+  keepAwake();
+  if (stream.getVideoTracks()[0]?.readyState === "ended") restartCamera();
 });
 
 // ---- signaling and one peer connection per viewer -----------------------------------------------------
