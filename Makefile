@@ -36,8 +36,9 @@ $(VENV)/.installed: $(VENV)/.created pyproject.toml
 	$(PY) -m pip install -q -e .
 	@touch $@
 
+# The bench extra (plots, profilers) comes with the test one: the smoke bench runs inside `make test`.
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,bench]'
 	@touch $@
 
 # Third-party browser assets come from the npm registry (versions pinned in static/package-lock.json)
@@ -69,6 +70,14 @@ browser:
 	    exit 1; \
 	  fi; \
 	fi
+
+# Benchmarks (bench/, docs/benchmarks.md). The full run takes tens of minutes on 2 cores and wants a quiet
+# machine; bench-smoke runs every bench on toy data and checks that each produces numbers (never a time).
+bench: setup-test assets browser
+	$(PY) -m bench --size full --out docs/benchmarks.md
+
+bench-smoke: setup-test assets browser
+	$(PY) -m bench --size smoke --check --out bench/results/smoke/benchmarks.md
 
 lint: setup-test
 	$(PY) -m ruff check src tests
