@@ -172,14 +172,14 @@ class RequestLog:
 
 
 def launch(playwright: Playwright, fake_video: Path, requests: RequestLog) -> BrowserContext:
-    """A persistent context (Chromium refuses --user-data-dir through launch()) with a fake camera that
-    needs no permission prompt."""
+    """A persistent context (Chromium refuses --user-data-dir through launch()) with a fake camera, and the
+    camera permission granted (context.clear_permissions() makes the next request fail as if denied)."""
     context = playwright.chromium.launch_persistent_context(
         tempfile.mkdtemp(prefix="frontdesk-chromium-"),
         executable_path=CHROMIUM,
         headless=True,
-        args=[*FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-              f"--use-file-for-fake-video-capture={fake_video}"],
+        args=[*FLAGS, "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={fake_video}"],
+        permissions=["camera"],
         viewport={"width": 1280, "height": 800},
     )
     context.route("**/*", requests.route)

@@ -217,6 +217,16 @@ def test_a_wrong_key_a_bad_link_and_a_bad_token_each_say_what_is_wrong(
     wait_until(lambda: status(bare)["state"] == "error", 10, what="the bare camera page to explain")
     assert bare.locator("#message-title").inner_text() == "Open this page from the viewer"
 
+    # The camera permission denied: say so and how to fix it, not a black preview.
+    context.clear_permissions()
+    try:
+        denied = open_camera(context, link)
+        wait_until(lambda: status(denied)["state"] == "error", 10, what="the permission error")
+    finally:
+        context.grant_permissions(["camera"])
+    assert denied.locator("#message-title").inner_text() == "Camera access is blocked"
+    assert denied.locator("#retry").is_visible()
+
     stranger = context.new_page()
     stranger.goto(f"{app.base_url}/#token=wrong-token")
     wait_until(lambda: stranger.locator("#sign-in-error").is_visible(), 10, what="the sign-in error")
