@@ -5,7 +5,6 @@ sweep (and m / ef_construction at build, at the smallest size) gives the accurac
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,12 +20,13 @@ from psycopg import sql
 from bench import data, services
 from bench.http_client import HttpConnection
 from bench.queries import BENCH, QUERIES
-from bench.stats import closed_loop
+from bench.stats import Run, closed_loop, merge
 
 LIMIT = 10  # results asked for: recall@10
 MAX_DISTANCE = 2.0  # every customer qualifies, so all methods return full lists to compare
 PRODUCT_EF_SEARCH = 100  # HNSW_EF_SEARCH default
 DEFAULT_BUILD = (16, 64)  # pgvector's defaults, which the migration uses
+ROUNDS = 3  # methods compared take turns this many times
 
 
 @dataclass(frozen=True)
@@ -161,16 +161,32 @@ class HttpSearcher:
 
 async def measure(searcher: Any, vectors: np.ndarray, concurrency: int, max_count: int, max_seconds: float,
                   min_count: int) -> dict[str, Any]:
-    await searcher.open(concurrency)
-    try:
-        async def call(worker: int, item: int) -> None:
-            await searcher(worker, item, vectors[item])
+    return (await compare({"one": (searcher, max_seconds)}, vectors, concurrency, max_count, min_count, 1))["one"]
 
-        run = await closed_loop(call, concurrency=concurrency, items=len(vectors), max_count=max_count,
-                                max_seconds=max_seconds, min_count=min_count)
+
+async def compare(searchers: dict[str, tuple[Any, float]], vectors: np.ndarray, concurrency: int, count: int,
+                  min_count: int, rounds: int = ROUNDS) -> dict[str, dict[str, Any]]:
+    """Each searcher runs `rounds` times in turn (A B C A B C ...), each round on the next slice of the
+    queries, so a burst of load from elsewhere on the machine falls on all of them alike."""
+    for searcher, _ in searchers.values():
+        await searcher.open(concurrency)
+    runs: dict[str, list[Run]] = {name: [] for name in searchers}
+    per_round = -(-count // rounds)
+    try:
+        for round_ in range(rounds):
+            offset = round_ * per_round
+            for name, (searcher, max_seconds) in searchers.items():
+                async def call(worker: int, item: int, searcher: Any = searcher, offset: int = offset) -> None:
+                    index = (item + offset) % len(vectors)
+                    await searcher(worker, index, vectors[index])
+
+                runs[name].append(await closed_loop(
+                    call, concurrency=concurrency, items=len(vectors), max_count=per_round,
+                    max_seconds=max_seconds / rounds, min_count=max(1, min_count // rounds)))
     finally:
-        await searcher.close()
-    return run.summary()
+        for searcher, _ in searchers.values():
+            await searcher.close()
+    return {name: merge(parts).summary() for name, parts in runs.items()}
 
 
 async def bench_size(pg: services.Postgres, rows: int, size: FaceSize, logs: Path, sweep_builds: bool,
@@ -182,7 +198,7 @@ async def bench_size(pg: services.Postgres, rows: int, size: FaceSize, logs: Pat
     person_of = {cid: i for i, cid in enumerate(faces.customer_ids)}
     name = f"bench_face_{rows}"
     url = pg.create(name)
-    result: dict[str, Any] = {"rows": int(len(faces.owner)), "identities": identities, "queries": size.queries}
+    result: dict[str, Any] = {"rows": len(faces.owner), "identities": identities, "queries": size.queries}
     try:
         result["load_seconds"] = round(load(url, faces), 2)
         n = size.queries
@@ -204,15 +220,17 @@ async def bench_size(pg: services.Postgres, rows: int, size: FaceSize, logs: Pat
             await measure(HttpSearcher(app, person_of, vectors), vectors, 1, min(n, 50), 30, 1)  # warm up
             for concurrency in size.concurrency:
                 count = max(n, 20 * concurrency)
-                for method, searcher, seconds in (
-                    ("floor", SqlSearcher(url, person_of), size.max_seconds),
-                    ("product", HttpSearcher(app, person_of, vectors), size.max_seconds),
-                    ("exact", SqlSearcher(url, person_of, exact=True), size.exact_max_seconds),
-                ):
-                    run = await measure(searcher, vectors, concurrency, count, seconds, min(n, 2 * concurrency))
-                    methods[method].append({**run, **score(searcher.found, identity_ids, exact)})
-                    progress(f"faces {rows}: {method} c={concurrency}: p50 {run['p50_ms']:.2f} ms, "
-                             f"{run['qps']:.0f} q/s")
+                searchers = {
+                    "floor": (SqlSearcher(url, person_of), size.max_seconds),
+                    "product": (HttpSearcher(app, person_of, vectors), size.max_seconds),
+                    "exact": (SqlSearcher(url, person_of, exact=True), size.exact_max_seconds),
+                }
+                runs = await compare(searchers, vectors, concurrency, count, min(n, 2 * concurrency))
+                for method, (searcher, _) in searchers.items():
+                    run_ = runs[method]
+                    methods[method].append({**run_, **score(searcher.found, identity_ids, exact)})
+                    progress(f"faces {rows}: {method} c={concurrency}: p50 {run_['p50_ms']:.2f} ms, "
+                             f"{run_['qps']:.0f} q/s")
         result["methods"] = methods
         exact_acc = methods["exact"][0]["accuracy_at_1"]
         result["ratios"] = {

@@ -37,12 +37,19 @@ class HttpConnection:
         return head.encode() + body
 
     async def send(self, request: bytes) -> tuple[int, bytes]:
-        """Send one pre-encoded request; (status, body)."""
+        """Send one pre-encoded request; (status, body). A keep-alive connection the server closed while it
+        sat idle (uvicorn's keep-alive timeout) is reopened once."""
         assert self._reader is not None and self._writer is not None, "open() first"
         self._writer.write(request)
         status_line = await self._reader.readline()
         if not status_line:
-            raise ConnectionError("the server closed the connection")
+            await self.close()
+            await self.open()
+            assert self._reader is not None and self._writer is not None
+            self._writer.write(request)
+            status_line = await self._reader.readline()
+            if not status_line:
+                raise ConnectionError("the server closed the connection")
         status = int(status_line.split(b" ", 2)[1])
         length = None
         while True:

@@ -21,9 +21,10 @@ from bench import data, services
 from bench.face_search import PRODUCT_EF_SEARCH
 from bench.http_client import HttpConnection
 from bench.queries import BENCH, QUERIES
-from bench.stats import closed_loop
+from bench.stats import Run, closed_loop, merge
 
 LIMIT = 10
+ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -123,18 +124,32 @@ def score(found: dict[int, list[int]], truth: list[list[int]], available: list[i
             "share_with_k": round(float(np.mean(full)), 4), "recall_at_10": round(float(np.mean(recall)), 4)}
 
 
-async def measure(method: Any, customers: list[uuid.UUID], vectors: np.ndarray, n: int, seconds: float) -> dict[str, Any]:
-    await method.open()
+async def compare(methods: list[Any], customers: list[uuid.UUID], vectors: np.ndarray, n: int, seconds: float,
+                  rounds: int = ROUNDS) -> list[dict[str, Any]]:
+    """The methods take turns (A B C ... A B C ...), each round on the next slice of the queries."""
+    for method in methods:
+        await method.open()
+    runs: list[list[Run]] = [[] for _ in methods]
+    per_round = -(-n // rounds)
     try:
-        async def call(worker: int, item: int) -> None:
-            await method(item, customers[item], vectors[item])
+        for method in methods:  # warm-up: plans, caches, prepared statements
+            async def warm(worker: int, item: int, method: Any = method) -> None:
+                await method(item, customers[item], vectors[item])
 
-        await closed_loop(call, concurrency=1, items=len(vectors), max_count=min(10, n), max_seconds=seconds)
-        run = await closed_loop(call, concurrency=1, items=len(vectors), max_count=n, max_seconds=seconds,
-                                min_count=min(n, 10))
+            await closed_loop(warm, concurrency=1, items=len(vectors), max_count=min(10, n), max_seconds=seconds)
+        for round_ in range(rounds):
+            offset = round_ * per_round
+            for index, method in enumerate(methods):
+                async def call(worker: int, item: int, method: Any = method, offset: int = offset) -> None:
+                    i = (item + offset) % len(vectors)
+                    await method(i, customers[i], vectors[i])
+
+                runs[index].append(await closed_loop(call, concurrency=1, items=len(vectors), max_count=per_round,
+                                                     max_seconds=seconds / rounds, min_count=min(per_round, 5)))
     finally:
-        await method.close()
-    return run.summary()
+        for method in methods:
+            await method.close()
+    return [merge(parts).summary() for parts in runs]
 
 
 async def run(pg: services.Postgres, size: MemorySize, logs: Path, progress: Any) -> dict[str, Any]:
@@ -181,13 +196,13 @@ async def run(pg: services.Postgres, size: MemorySize, logs: Path, progress: Any
             variants[1:1] = [("unfiltered: POST /search/memory", "product", False, Http(app, vectors, customers, False))]
             variants[4:4] = [("filtered: POST /search/memory?customer_id=", "product", True,
                               Http(app, vectors, customers, True))]
-            for label, kind, filtered, method in variants:
-                run_ = await measure(method, customers, vectors, size.queries, size.max_seconds)
+            summaries = await compare([v[3] for v in variants], customers, vectors, size.queries, size.max_seconds)
+            for (label, kind, filtered, method), run_ in zip(variants, summaries):
                 truth, avail = (truth_mine, available) if filtered else (truth_all, everyone)
                 rows.append({"method": label, "kind": kind, "filtered": filtered, **run_,
                              **score(method.found, truth, avail)})
-                progress(f"memories: {label}: p50 {run_['p50_ms']:.2f} ms, "
-                         f"returned {rows[-1]['mean_returned']}")
+                progress(f"memories: {label}: p50 {run_['p50_ms']:.2f} ms, returned {rows[-1]['mean_returned']}, "
+                         f"recall {rows[-1]['recall_at_10']}")
     finally:
         pg.drop(name)
     by = {r["method"]: r for r in rows}

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from frontdesk.settings import Settings
-
 from bench import services
+from frontdesk.settings import Settings
 
 sys.path.insert(0, str(services.ROOT / "tests"))
 
@@ -47,15 +46,15 @@ def run(pg: services.Postgres, size: PagesSize, logs: Path, progress: Any) -> di
                     opened = time.perf_counter()
                     viewer = context.new_page()
                     viewer.goto(f"{server.base_url}/#token={services.TOKEN}")
-                    link = wait_until(lambda: status(viewer).get("cameraLink"), 60, 0.02, "the camera link")
+                    link = wait_until(lambda page=viewer: status(page).get("cameraLink"), 60, 0.02, "the camera link")
                     linked = time.perf_counter()
                     camera = context.new_page()
                     camera_opened = time.perf_counter()
                     camera.goto(str(link))
-                    wait_until(lambda: frames_decoded(viewer) > 0, 60, 0.02, "a decoded frame")
+                    wait_until(lambda page=viewer: frames_decoded(page) > 0, 60, 0.02, "a decoded frame")
                     first_frame = time.perf_counter()
                     viewer.bring_to_front()  # a background tab's video callbacks are throttled
-                    wait_until(lambda: status(viewer).get("faces"), 60, 0.05, "a face")
+                    wait_until(lambda page=viewer: status(page).get("faces"), 60, 0.05, "a face")
                     first_face = time.perf_counter()
                     detection, video = [], []
                     end = time.perf_counter() + size.fps_seconds
@@ -94,7 +93,7 @@ def _chromium_version() -> str:
     import subprocess
 
     try:
-        out = subprocess.run(["/usr/bin/chromium", "--version"], capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run(["/usr/bin/chromium", "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
     except (OSError, subprocess.TimeoutExpired):
         return "?"
     return out.strip()

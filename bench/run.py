@@ -39,8 +39,8 @@ SIZES = {
         face_search.FaceSize(rows=(500,), queries=20, concurrency=(1, 4), ef_search=(20, 100),
                              builds=((8, 32), (16, 64)), max_seconds=1, exact_max_seconds=1),
         memory_search.MemorySize(customers=20, per_customer=20, queries=10, max_seconds=1),
-        ingest.IngestSize(rows=100, batch=20, concurrency=(1,), max_seconds=2),
-        signaling.SignalingSize(rooms=(2,), seconds=0.5, rate_per_room=10, max_rate=2000, window=2),
+        ingest.IngestSize(rows=100, batch=20, concurrency=(1, 2), max_seconds=2),
+        signaling.SignalingSize(rooms=(2,), seconds=0.3, rate_per_room=10, max_rate=2000, window=2),
         pages.PagesSize(runs=1, fps_seconds=2),
     ),
     # A few minutes on a laptop: enough to see a regression while developing.
@@ -72,9 +72,9 @@ def progress(message: str) -> None:
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=services.ROOT, capture_output=True,
-                             text=True, timeout=10)
+                             text=True, timeout=10, check=False)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=services.ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+                               capture_output=True, text=True, timeout=10, check=False).stdout.strip()
         return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.TimeoutExpired):
         return "?"
@@ -112,6 +112,7 @@ def check(results: dict[str, Any]) -> None:
             assert all(m["count"] > 0 for m in part["methods"]), part["methods"]
         elif name == "ingest":
             assert all(m["rows"] > 0 and m["rows_per_s"] > 0 for m in part["methods"]), part["methods"]
+            assert part["ratios"], part
         elif name == "signaling":
             for target in ("frontdesk", "peerjs-server"):
                 for row in part["targets"][target]:

@@ -211,7 +211,7 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     node = shutil.which("node")
-    node_version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip() if node else "-"
+    node_version = subprocess.run([node, "--version"], capture_output=True, text=True, check=False).stdout.strip() if node else "-"
     return {
         "cpu": model,
         "cores": os.cpu_count(),

@@ -226,7 +226,8 @@ def _summary(phase: Phase, seconds: float) -> dict[str, Any]:
 
 async def drive(protocol: Protocol, streamer_url: str, viewer_url: str, rss: Callable[[], int], rooms_n: int,
                 size: SignalingSize) -> dict[str, Any]:
-    await asyncio.sleep(0.5)
+    settle = min(0.5, size.seconds)  # lets the server idle before an RSS reading, and late frames land
+    await asyncio.sleep(settle)
     rss_before = rss()
     current: list[Phase | None] = [None]
     limit = asyncio.Semaphore(CONNECT_PARALLEL)
@@ -243,7 +244,7 @@ async def drive(protocol: Protocol, streamer_url: str, viewer_url: str, rss: Cal
     readers += [asyncio.create_task(_read(r.streamer, None, lambda: None)) for r in rooms]
     stop = asyncio.Event()
     keepalive = asyncio.create_task(_keepalive(rooms, protocol.keepalive, stop))
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(settle)
     rss_connected = rss()
     result: dict[str, Any] = {"rooms": rooms_n, "connections": 2 * rooms_n, "connect_seconds": round(connect_seconds, 2)}
     try:
@@ -258,13 +259,13 @@ async def drive(protocol: Protocol, streamer_url: str, viewer_url: str, rss: Cal
                 if mode == "steady":
                     await asyncio.gather(*(_steady([r], f, rate, size.seconds, phase) for r, f in zip(rooms, frames)))
                     seconds = size.seconds
-                    await asyncio.sleep(0.3)  # the last ones arrive
+                    await asyncio.sleep(settle)  # the last ones arrive
                 else:
                     seconds = await _saturate_all(rooms, frames, size.window, size.seconds, phase)
                 current[0] = None
                 result[f"{kind}_{mode}"] = {**_summary(phase, seconds),
                                             **({"offered_per_s": round(rate * rooms_n, 1)} if mode == "steady" else {})}
-                await asyncio.sleep(0.3)
+                await asyncio.sleep(settle)
         result["rss_before_mb"] = round(rss_before / 2**20, 1)
         result["rss_connected_mb"] = round(rss_connected / 2**20, 1)
         result["rss_after_traffic_mb"] = round(rss() / 2**20, 1)

@@ -62,3 +62,9 @@ async def closed_loop(
 
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
     return Run(concurrency, len(latencies), time.perf_counter() - start, latencies)
+
+
+def merge(runs: list[Run]) -> Run:
+    """Rounds of one method, as one run (their latencies pooled, their wall times added)."""
+    return Run(runs[0].concurrency, sum(r.count for r in runs), sum(r.seconds for r in runs),
+               [x for r in runs for x in r.latencies_ms])
