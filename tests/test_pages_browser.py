@@ -29,7 +29,7 @@ from browser import (
     video_advances,
     wait_until,
 )
-from conftest import TOKEN
+from conftest import TOKEN, with_settings
 
 pytestmark = pytest.mark.browser
 
@@ -198,6 +198,30 @@ def test_two_viewers_both_receive_video_and_every_reconnect_resumes_it(
 
     camera.reload()  # signaling works in the new room: the phone reconnects there from its updated link
     video_advances(first)
+
+
+def test_an_app_restart_with_rooms_in_postgres_resumes_both_pages_in_place(
+    context: BrowserContext, settings: Settings
+) -> None:
+    """With SIGNALING_BACKEND=postgres the rooms outlive the process: both pages come back as themselves."""
+    app = ThreadedServer(with_settings(settings, signaling_backend="postgres"))
+    app.start()
+    try:
+        viewer = open_viewer(context, f"{app.base_url}/#token={TOKEN}")
+        camera = open_camera(context, camera_link(viewer))
+        video_advances(viewer)
+        before = frames_decoded(viewer)
+        identities = [(status(page)["room"], status(page)["peerId"], status(page)["joins"]) for page in (viewer, camera)]
+        app.restart()
+        for page, (room_was, peer_was, joins_was) in zip((viewer, camera), identities):
+            now = wait_until(lambda p=page, j=joins_was: (s := status(p))["joins"] > j and s["signaling"] == "joined"
+                             and s, 60, what="a resumed join after the restart")
+            assert (now["room"], now["peerId"], now["resumed"]) == (room_was, peer_was, True)
+        wait_until(lambda: frames_decoded(viewer) > before, 30, what="video after the restart")
+    finally:
+        for page in context.pages:
+            page.close()
+        app.stop()
 
 
 def test_a_wrong_key_a_bad_link_and_a_bad_token_each_say_what_is_wrong(

@@ -126,6 +126,7 @@ export class Signaling extends EventTarget {
       const samePeer = frame.peer_id === this.peerId;
       this.peerId = frame.peer_id;
       this.room = frame.room;
+      this.joinFrame = { ...this.joinFrame, room: frame.room }; // a reconnect rejoins this room, not a new one
       this.resumeToken = frame.resume_token;
       this.attempt = 0;
       this.lastError = null;
