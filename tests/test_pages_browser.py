@@ -134,6 +134,8 @@ def test_the_phone_video_reaches_the_viewer_with_the_face_found_where_it_is(
     wait_until(lambda: status(camera)["state"] == "live", 10, what="the camera to say it is live")
     assert camera.locator("#status").inner_text() == "Live to 1 viewer"
     wait_until(lambda: viewer.locator("#face-count").inner_text() == "1", 5, what="the face count on screen")
+    wait_until(lambda: viewer.locator("#video-size").inner_text() == "512×512", 5, what="the video size on screen")
+    assert viewer.locator("#video-codec").inner_text() in ("VP8", "VP9", "H264", "AV1")
     # The log saw the page's real traffic (the model, the WASM), so an empty external list means something.
     assert any(url.endswith("/static/models/face_landmarker.task") for url in requests.urls)
     assert any(url.endswith(".wasm") for url in requests.urls)

@@ -179,7 +179,7 @@ export class PeerLink extends EventTarget {
       if (entry.type === "inbound-rtp" && entry.kind === "video") inbound = entry;
       if (entry.type === "outbound-rtp" && entry.kind === "video") outbound = entry;
     });
-    return { inbound, outbound };
+    return { inbound, outbound, report };
   }
 
   report(error) {

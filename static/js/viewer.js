@@ -413,7 +413,7 @@ async function refreshNumbers() {
   $("#inference-ms").textContent = live && tracker ? `${tracker.inferenceMs.toFixed(0)} ms` : "–";
   $("#hud-faces").textContent = live && tracker ? `${tracker.faces.length} ${tracker.faces.length === 1 ? "face" : "faces"}` : "";
   $("#hud-fps").textContent = live && tracker ? `${fps.toFixed(0)} fps` : "";
-  const inbound = link && live ? (await link.stats()).inbound : null;
+  const { inbound, report } = link && live ? await link.stats() : { inbound: null, report: null };
   if (inbound) {
     $("#video-size").textContent = inbound.frameWidth ? `${inbound.frameWidth}×${inbound.frameHeight}` : "–";
     $("#video-fps").textContent = inbound.framesPerSecond ? `${Math.round(inbound.framesPerSecond)} fps` : "–";
@@ -422,7 +422,7 @@ async function refreshNumbers() {
       const kbps = seconds > 0 ? ((inbound.bytesReceived - lastStats.bytesReceived) * 8) / seconds / 1000 : 0;
       $("#video-bitrate").textContent = kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbit/s` : `${kbps.toFixed(0)} kbit/s`;
     }
-    $("#video-codec").textContent = codecName(await link.pc.getStats(), inbound.codecId);
+    $("#video-codec").textContent = codecName(report, inbound.codecId);
     lastStats = inbound;
   } else {
     for (const id of ["#video-size", "#video-fps", "#video-bitrate", "#video-codec"]) $(id).textContent = "–";
