@@ -165,12 +165,14 @@ async def measure(searcher: Any, vectors: np.ndarray, concurrency: int, max_coun
 
 
 async def compare(searchers: dict[str, tuple[Any, float]], vectors: np.ndarray, concurrency: int, count: int,
-                  min_count: int, rounds: int = ROUNDS) -> dict[str, dict[str, Any]]:
+                  min_count: int, rounds: int = ROUNDS, pg: services.Postgres | None = None,
+                  app: services.App | None = None) -> dict[str, dict[str, Any]]:
     """Each searcher runs `rounds` times in turn (A B C A B C ...), each round on the next slice of the
     queries, so a burst of load from elsewhere on the machine falls on all of them alike."""
     for searcher, _ in searchers.values():
         await searcher.open(concurrency)
     runs: dict[str, list[Run]] = {name: [] for name in searchers}
+    cpu: dict[str, dict[str, float]] = {name: {"app": 0.0, "postgres": 0.0} for name in searchers}
     per_round = -(-count // rounds)
     try:
         for round_ in range(rounds):
@@ -180,13 +182,27 @@ async def compare(searchers: dict[str, tuple[Any, float]], vectors: np.ndarray, 
                     index = (item + offset) % len(vectors)
                     await searcher(worker, index, vectors[index])
 
+                before = _cpu(pg, app)
                 runs[name].append(await closed_loop(
                     call, concurrency=concurrency, items=len(vectors), max_count=per_round,
                     max_seconds=max_seconds / rounds, min_count=max(1, min_count // rounds)))
+                after = _cpu(pg, app)
+                for part in cpu[name]:
+                    cpu[name][part] += after[part] - before[part]
     finally:
         for searcher, _ in searchers.values():
             await searcher.close()
-    return {name: merge(parts).summary() for name, parts in runs.items()}
+    out = {}
+    for name, parts in runs.items():
+        run = merge(parts)
+        out[name] = {**run.summary(), **{f"{part}_cpu_ms_per_query": round(1000 * used / max(1, run.count), 3)
+                                         for part, used in cpu[name].items() if pg is not None}}
+    return out
+
+
+def _cpu(pg: services.Postgres | None, app: services.App | None) -> dict[str, float]:
+    """CPU seconds used so far by the app process and by Postgres (0 when not given)."""
+    return {"app": app.process.cpu_seconds() if app else 0.0, "postgres": pg.cpu_seconds() if pg else 0.0}
 
 
 async def bench_size(pg: services.Postgres, rows: int, size: FaceSize, logs: Path, sweep_builds: bool,
@@ -225,7 +241,7 @@ async def bench_size(pg: services.Postgres, rows: int, size: FaceSize, logs: Pat
                     "product": (HttpSearcher(app, person_of, vectors), size.max_seconds),
                     "exact": (SqlSearcher(url, person_of, exact=True), size.exact_max_seconds),
                 }
-                runs = await compare(searchers, vectors, concurrency, count, min(n, 2 * concurrency))
+                runs = await compare(searchers, vectors, concurrency, count, min(n, 2 * concurrency), pg=pg, app=app)
                 for method, (searcher, _) in searchers.items():
                     run_ = runs[method]
                     methods[method].append({**run_, **score(searcher.found, identity_ids, exact)})

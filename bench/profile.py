@@ -105,7 +105,7 @@ def main() -> None:
             else:
                 size = signaling.SignalingSize(rooms=(args.rooms,), seconds=args.seconds / 4, rate_per_room=10,
                                                max_rate=2000, window=4)
-                load = asyncio.run(signaling.drive(signaling.Frontdesk(), app.ws_url, app.ws_url, app.process.rss,
+                load = asyncio.run(signaling.drive(signaling.Frontdesk(), app.ws_url, app.ws_url, [app.process],
                                                    args.rooms, size))
             spy.wait(60)
         text = f"scenario {args.scenario}: {load}\n\n" + summarise(raw)

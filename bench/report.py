@@ -95,8 +95,10 @@ def face_section(face: dict[str, Any], img: str | None) -> list[str]:
         for method in ("floor", "product", "exact"):
             for run, floor in zip(size["methods"][method], size["methods"]["floor"]):
                 rows.append([method, run["concurrency"], run["p50_ms"], run["p99_ms"], run["qps"],
-                             run["accuracy_at_1"], run["recall_at_10"], f"{_fmt(run['p50_ms'] / floor['p50_ms'])}×"])
-        out += _table(["method", "concurrency", "p50 ms", "p99 ms", "QPS", "accuracy@1", "recall@10", "p50 / floor p50"], rows)
+                             run["accuracy_at_1"], run["recall_at_10"], f"{_fmt(run['p50_ms'] / floor['p50_ms'])}×",
+                             run.get("app_cpu_ms_per_query"), run.get("postgres_cpu_ms_per_query")])
+        out += _table(["method", "concurrency", "p50 ms", "p99 ms", "QPS", "accuracy@1", "recall@10", "p50 / floor p50",
+                       "app CPU ms / query", "Postgres CPU ms / query"], rows)
         r = size["ratios"]
         out += [(f"API overhead (product p50 / floor p50): **{' / '.join(_fmt(x) + '×' for x in r['api_overhead_p50'])}** "
                 f"at concurrency {' / '.join(str(c) for c in face['concurrency'])}; product accuracy@1 / exact's: "
@@ -151,12 +153,14 @@ def signaling_section(sig: dict[str, Any], img: str | None) -> list[str]:
            f"messages with the send time inside. **steady**: each room sends {_fmt(sig['rate_per_room'], 0)} msg/s "
            f"(at most {_fmt(sig['max_rate'], 0)} msg/s in all) for {sig['seconds_per_phase']} s: the relay latency. "
            f"**saturated**: {sig['window']} messages in flight per room: throughput, and latency under it. "
+           f"Server CPU: user+system seconds the server process used in the phase, per relayed message "
+           f"(a number that does not depend on whether the load generator or the server ran out of CPU first). "
            f"Memory: server RSS after connecting minus before, per connection. frontdesk runs with "
            f"MAX_MESSAGES_PER_SECOND raised (the limiter is not what is measured); peerjs-server has no limiter."), ""]
     targets = sig["targets"]
     names = [n for n in targets if targets[n]] + [n for n in sig.get("unavailable", {})]
     header = ["rooms", "server", "candidate p50 / p99 ms", "SDP p50 / p99 ms", "candidate msg/s saturated (p99 ms)",
-              "SDP msg/s saturated (p99 ms)", "KiB / connection"]
+              "SDP msg/s saturated (p99 ms)", "server CPU µs / msg (candidate, SDP)", "KiB / connection"]
     rows = []
     sizes = sorted({r["rooms"] for n in targets for r in targets[n]})
     for rooms in sizes:
@@ -164,7 +168,7 @@ def signaling_section(sig: dict[str, Any], img: str | None) -> list[str]:
             found = [r for r in targets.get(name, []) if r["rooms"] == rooms]
             if not found:
                 why = sig.get("unavailable", {}).get(name)
-                rows.append([rooms, name, "not available yet (issue 8)" if why else "–", "–", "–", "–", "–"])
+                rows.append([rooms, name, "not available yet (issue 8)" if why else "–", "–", "–", "–", "–", "–"])
                 continue
             r = found[0]
             rows.append([rooms, name,
@@ -172,14 +176,24 @@ def signaling_section(sig: dict[str, Any], img: str | None) -> list[str]:
                          f"{_fmt(r['sdp_steady']['p50_ms'])} / {_fmt(r['sdp_steady']['p99_ms'])}",
                          f"{_fmt(r['candidate_saturated']['msgs_per_s'])} ({_fmt(r['candidate_saturated']['p99_ms'])})",
                          f"{_fmt(r['sdp_saturated']['msgs_per_s'])} ({_fmt(r['sdp_saturated']['p99_ms'])})",
+                         (f"{_fmt(r['candidate_saturated']['server_cpu_us_per_msg'], 0)}, "
+                         f"{_fmt(r['sdp_saturated']['server_cpu_us_per_msg'], 0)}"),
                          r["kib_per_connection"]])
     out += _table(header, rows)
     ratio_rows = [[r["rooms"], r["candidate_throughput"], r["sdp_throughput"], r["candidate_p99_steady"],
-                   r["sdp_p99_steady"], r["candidate_p99_saturated"], r["sdp_p99_saturated"], r["memory_per_connection"]]
+                   r["sdp_p99_steady"], r["candidate_p99_saturated"], r["sdp_p99_saturated"],
+                   r.get("cpu_per_msg_saturated"), r["memory_per_connection"]]
                   for r in sig["ratios_frontdesk_over_peerjs"]]
     out += ["frontdesk / peerjs-server (throughput: higher is better; p99 and memory: lower is better):", "",
             *_table(["rooms", "candidate throughput", "SDP throughput", "candidate p99 steady", "SDP p99 steady",
-                     "candidate p99 saturated", "SDP p99 saturated", "memory / connection"], ratio_rows)]
+                     "candidate p99 saturated", "SDP p99 saturated", "server CPU / msg", "memory / connection"],
+                    ratio_rows)]
+    if sig.get("ratios_cross_instance_over_single"):
+        rows = [[r["rooms"], r["candidate_p50"], r["candidate_p99"], r["sdp_p50"], r["sdp_p99"]]
+                for r in sig["ratios_cross_instance_over_single"]]
+        out += [("Cross-instance (streamer on one app process, viewer on another, relayed through Postgres "
+                "LISTEN/NOTIFY) / single instance, steady load:"), "",
+                *_table(["rooms", "candidate p50", "candidate p99", "SDP p50", "SDP p99"], rows)]
     if sig.get("unavailable"):
         for name, why in sig["unavailable"].items():
             out += [(f"*{name}*: the slot for issue 8 (streamer on one app process, viewer on another, rooms shared "

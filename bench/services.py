@@ -75,6 +75,20 @@ class Postgres:
         return {"postgres": str(version[0] if version else "?"), "pgvector": str(vector[0] if vector else "?"),
                 "shared_buffers": str(buffers[0] if buffers else "?")}
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the postmaster and its live backends (a backend's time is lost when it
+        exits, so read this around work done on connections that stay open)."""
+        pid_file = self.server.data_dir / "postmaster.pid"
+        main = psutil.Process(int(pid_file.read_text().split()[0]))
+        total = 0.0
+        for process in [main, *main.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
     def stop(self) -> None:
         self.server.stop()
 
@@ -101,6 +115,11 @@ class Process:
 
     def rss(self) -> int:
         return int(psutil.Process(self.pid).memory_info().rss)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time this process has used so far."""
+        times = psutil.Process(self.pid).cpu_times()
+        return float(times.user + times.system)
 
     def running(self) -> bool:
         return self.popen.poll() is None

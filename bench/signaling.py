@@ -17,7 +17,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,8 +224,14 @@ def _summary(phase: Phase, seconds: float) -> dict[str, Any]:
             "p50_ms": round(percentile(phase.latencies_ms, 50), 3), "p99_ms": round(percentile(phase.latencies_ms, 99), 3)}
 
 
-async def drive(protocol: Protocol, streamer_url: str, viewer_url: str, rss: Callable[[], int], rooms_n: int,
-                size: SignalingSize) -> dict[str, Any]:
+async def drive(protocol: Protocol, streamer_url: str, viewer_url: str, servers: list[services.Process],
+                rooms_n: int, size: SignalingSize) -> dict[str, Any]:
+    def rss() -> int:
+        return sum(server.rss() for server in servers)
+
+    def cpu() -> float:
+        return sum(server.cpu_seconds() for server in servers)
+
     settle = min(0.5, size.seconds)  # lets the server idle before an RSS reading, and late frames land
     await asyncio.sleep(settle)
     rss_before = rss()
@@ -256,6 +262,7 @@ async def drive(protocol: Protocol, streamer_url: str, viewer_url: str, rss: Cal
             for mode in ("steady", "saturated"):
                 phase = Phase()
                 current[0] = phase
+                cpu_before = cpu()
                 if mode == "steady":
                     await asyncio.gather(*(_steady([r], f, rate, size.seconds, phase) for r, f in zip(rooms, frames)))
                     seconds = size.seconds
@@ -263,7 +270,10 @@ async def drive(protocol: Protocol, streamer_url: str, viewer_url: str, rss: Cal
                 else:
                     seconds = await _saturate_all(rooms, frames, size.window, size.seconds, phase)
                 current[0] = None
+                used = cpu() - cpu_before
                 result[f"{kind}_{mode}"] = {**_summary(phase, seconds),
+                                            "server_cpu_share": round(used / seconds, 2),
+                                            "server_cpu_us_per_msg": round(1e6 * used / max(1, phase.received), 1),
                                             **({"offered_per_s": round(rate * rooms_n, 1)} if mode == "steady" else {})}
                 await asyncio.sleep(settle)
         result["rss_before_mb"] = round(rss_before / 2**20, 1)
@@ -301,18 +311,15 @@ async def _saturate_all(rooms: list[Room], frames: list[tuple[str, str]], window
     return time.perf_counter() - started
 
 
-Target = Callable[[int], AbstractAsyncContextManager[tuple[Protocol, str, str, Callable[[], int]]]]
-
-
 def frontdesk_target(pg: services.Postgres, logs: Path, rooms: int) -> Any:
     @asynccontextmanager
-    async def target(n: int) -> AsyncIterator[tuple[Protocol, str, str, Callable[[], int]]]:
+    async def target(n: int) -> AsyncIterator[tuple[Protocol, str, str, list[services.Process]]]:
         url = pg.create("bench_signaling")
         try:
             # The rate limit is raised so the saturated phase measures relaying, not the limiter.
             with services.app(url, logs, name=f"app-signaling-{n}", MAX_MESSAGES_PER_SECOND="100000",
                               MAX_ROOMS=str(2 * rooms + 10)) as app:
-                yield Frontdesk(), app.ws_url, app.ws_url, app.process.rss
+                yield Frontdesk(), app.ws_url, app.ws_url, [app.process]
         finally:
             pg.drop("bench_signaling")
     return target
@@ -321,12 +328,12 @@ def frontdesk_target(pg: services.Postgres, logs: Path, rooms: int) -> Any:
 def cross_instance_target(pg: services.Postgres, logs: Path, rooms: int) -> Any:
     """Streamer on instance A, viewer on instance B, rooms shared through Postgres (issue 8)."""
     @asynccontextmanager
-    async def target(n: int) -> AsyncIterator[tuple[Protocol, str, str, Callable[[], int]]]:
+    async def target(n: int) -> AsyncIterator[tuple[Protocol, str, str, list[services.Process]]]:
         url = pg.create("bench_signaling")
         env = {"MAX_MESSAGES_PER_SECOND": "100000", "MAX_ROOMS": str(2 * rooms + 10), "SIGNALING_BACKEND": "postgres"}
         try:
             with services.app(url, logs, name=f"app-a-{n}", **env) as a, services.app(url, logs, name=f"app-b-{n}", **env) as b:
-                yield Frontdesk(), a.ws_url, b.ws_url, lambda: a.process.rss() + b.process.rss()
+                yield Frontdesk(), a.ws_url, b.ws_url, [a.process, b.process]
         finally:
             pg.drop("bench_signaling")
     return target
@@ -334,9 +341,9 @@ def cross_instance_target(pg: services.Postgres, logs: Path, rooms: int) -> Any:
 
 def peerjs_target(logs: Path) -> Any:
     @asynccontextmanager
-    async def target(n: int) -> AsyncIterator[tuple[Protocol, str, str, Callable[[], int]]]:
+    async def target(n: int) -> AsyncIterator[tuple[Protocol, str, str, list[services.Process]]]:
         with services.peerjs(logs) as server:
-            yield PeerJs(), server.ws_url, server.ws_url, server.process.rss
+            yield PeerJs(), server.ws_url, server.ws_url, [server.process]
     return target
 
 
@@ -353,8 +360,8 @@ async def run(pg: services.Postgres, size: SignalingSize, logs: Path, progress: 
             if name in unavailable:
                 continue
             try:
-                async with target(rooms) as (protocol, streamer_url, viewer_url, rss):
-                    result = await drive(protocol, streamer_url, viewer_url, rss, rooms, size)
+                async with target(rooms) as (protocol, streamer_url, viewer_url, servers):
+                    result = await drive(protocol, streamer_url, viewer_url, servers, rooms, size)
             except RuntimeError as exc:
                 if name == "frontdesk cross-instance":
                     lines = [x for x in str(exc).splitlines() if "Error" in x and "startup failed" not in x]
@@ -373,9 +380,17 @@ async def run(pg: services.Postgres, size: SignalingSize, logs: Path, progress: 
             row[f"{kind}_throughput"] = _ratio(ours[f"{kind}_saturated"]["msgs_per_s"], theirs[f"{kind}_saturated"]["msgs_per_s"])
             row[f"{kind}_p99_steady"] = _ratio(ours[f"{kind}_steady"]["p99_ms"], theirs[f"{kind}_steady"]["p99_ms"])
             row[f"{kind}_p99_saturated"] = _ratio(ours[f"{kind}_saturated"]["p99_ms"], theirs[f"{kind}_saturated"]["p99_ms"])
+        row["cpu_per_msg_saturated"] = _ratio(ours["candidate_saturated"]["server_cpu_us_per_msg"],
+                                              theirs["candidate_saturated"]["server_cpu_us_per_msg"])
         row["memory_per_connection"] = _ratio(ours["kib_per_connection"], theirs["kib_per_connection"])
         ratios.append(row)
+    cross = []
+    for single, multi in zip(results["frontdesk"], results.get("frontdesk cross-instance", [])):
+        cross.append({"rooms": single["rooms"], **{
+            f"{kind}_{stat}": _ratio(multi[f"{kind}_steady"][f"{stat}_ms"], single[f"{kind}_steady"][f"{stat}_ms"])
+            for kind in ("candidate", "sdp") for stat in ("p50", "p99")}})
     return {"targets": results, "unavailable": unavailable, "ratios_frontdesk_over_peerjs": ratios,
+            "ratios_cross_instance_over_single": cross,
             "seconds_per_phase": size.seconds, "rate_per_room": size.rate_per_room, "max_rate": size.max_rate,
             "window": size.window, "sdp_bytes": len(SDP)}
 
