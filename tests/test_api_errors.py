@@ -3,10 +3,13 @@ never a 500 for anything a client can send."""
 
 from __future__ import annotations
 
+import os
+import random
 import re
 import uuid
 
 import httpx
+import msgspec
 import pytest
 from starlette.routing import Route
 
@@ -156,3 +159,87 @@ async def test_unknown_query_parameters_are_refused(client: httpx.AsyncClient) -
     assert err["detail"] == {"in": "query", "parameter": "externalid"}
     err = error(await client.get("/customers", params={"limit": "many"}), 422)
     assert err["detail"] == {"in": "query", "parameter": "limit"}
+
+
+async def test_deeply_nested_or_invalid_unicode_json_is_a_400_not_a_500(client: httpx.AsyncClient) -> None:
+    staff = ok(await client.post("/employees", json={"external_id": "e", "display_name": "E"}), 201)
+    deep = b"[" * 5000 + b"]" * 5000
+    body = (
+        b'{"employee_id": "'
+        + staff["id"].encode()
+        + b'", "session_key": "k", "metadata": {"x": '
+        + deep
+        + b"}}"
+    )
+    assert (
+        "nested too deeply"
+        in error(await client.post("/sessions", content=body), 400, "bad_request")["message"]
+    )
+    nested: object = "leaf"
+    for _ in range(200):
+        nested = [nested]
+    made = ok(
+        await client.post(
+            "/sessions", json={"employee_id": staff["id"], "session_key": "k", "metadata": {"x": nested}}
+        ),
+        201,
+    )
+    assert made["metadata"] == {"x": nested}
+    lone_surrogate = b'{"external_id": "x", "display_name": "\\ud800"}'
+    error(await client.post("/customers", content=lone_surrogate), 400, "bad_request")
+    nul_in_json = {"employee_id": staff["id"], "session_key": "n", "metadata": {"note": "a\u0000b"}}
+    error(await client.post("/sessions", json=nul_in_json), 422, "validation_error")
+
+
+def random_json(rng: random.Random, depth: int = 0) -> object:
+    """A random JSON value with the awkward cases: huge and tiny numbers, NUL and emoji, empty and nested."""
+    kind = rng.randrange(9 if depth < 3 else 6)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return rng.choice([True, False])
+    if kind == 2:
+        return rng.choice([0, -1, 2**31, 2**63 - 1, -(2**63), 10**30, rng.randrange(-1000, 1000)])
+    if kind == 3:
+        return rng.choice([0.0, -0.0, 1e-320, 1e308, -3.5e38, 0.5, rng.uniform(-2, 2)])
+    if kind == 4:
+        return rng.choice(["", "x", "\u0000", "é😀", "a" * 300, str(uuid.uuid4()), "2026-01-01T00:00:00Z"])
+    if kind == 5:
+        return [rng.uniform(-1, 1) for _ in range(rng.choice([0, 1, 511, 512, 1536]))]
+    if kind == 6:
+        return [random_json(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {
+        rng.choice(["items", "embedding", "x"]): random_json(rng, depth + 1) for _ in range(rng.randrange(3))
+    }
+
+
+def fields_of(kind: type | None) -> list[str]:
+    return [f.name for f in msgspec.structs.fields(kind)] if kind is not None else []
+
+
+async def test_random_bodies_and_parameters_never_cause_a_500(client: httpx.AsyncClient) -> None:
+    """A bounded, seeded fuzz of every endpoint: names of real fields with random values, real and unknown
+    ids. Every answer is a 2xx or a 4xx in the one error shape."""
+    rng = random.Random(int(os.environ.get("FUZZ_SEED", "1234")))
+    c = await customer(client)
+    staff = ok(await client.post("/employees", json={"external_id": "fuzz", "display_name": "F"}), 201)
+    visit = ok(await client.post("/sessions", json={"employee_id": staff["id"], "session_key": "fuzz"}), 201)
+    ids = {"customer_id": c["id"], "employee_id": staff["id"], "session_id": visit["id"]}
+    for endpoint in ENDPOINTS:
+        names = fields_of(endpoint.body)
+        for _ in range(25):
+            path = re.sub(
+                r"\{(\w+)\}",
+                lambda m: rng.choice([ids[m[1]], str(uuid.uuid4()), "x", "%00", "1" * 100]),
+                endpoint.path,
+            )
+            query = {
+                name: str(random_json(rng))[:100] for name in fields_of(endpoint.query) if rng.random() < 0.5
+            }
+            body = {name: random_json(rng) for name in names if rng.random() < 0.8}
+            if rng.random() < 0.2:
+                body = random_json(rng)  # type: ignore[assignment]
+            response = await client.request(endpoint.method, path, params=query, json=body)
+            assert response.status_code < 500, (endpoint.method, path, body, response.text)
+            if response.status_code >= 400:
+                error(response, response.status_code)

@@ -35,8 +35,10 @@ def translate(exc: BaseException) -> errors.ApiError | None:
         return errors.NotFound("a referenced row does not exist", _constraint(exc))
     if isinstance(exc, psycopg.errors.CheckViolation | psycopg.errors.NotNullViolation):
         return errors.ValidationFailed("a value breaks a database constraint", _constraint(exc))
-    if isinstance(exc, psycopg.errors.DataException):
-        return errors.ValidationFailed("a value is out of range for its column", exc.diag.message_primary)
+    # psycopg.DataError, not errors.DataException: the specific SQLSTATE 22xxx classes (22003 out of range,
+    # 22P05 untranslatable character, ...) derive from DataError, not from the generic 22000 class.
+    if isinstance(exc, psycopg.DataError):
+        return errors.ValidationFailed("a value is not valid for its column", exc.diag.message_primary)
     return None
 
 

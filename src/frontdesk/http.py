@@ -65,6 +65,8 @@ def decode(body: bytes, kind: type[T], decoder: msgspec.json.Decoder[T] | None =
         raise validation_error(exc) from None
     except msgspec.DecodeError as exc:
         raise BadRequest(f"malformed JSON: {exc}", {"path": "$"}) from None
+    except RecursionError:  # msgspec decodes nested JSON recursively: a deep body must not be a 500
+        raise BadRequest("JSON nested too deeply", {"path": "$"}) from None
 
 
 async def decode_body(request: Request, kind: type[T]) -> T:
