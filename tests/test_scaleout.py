@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,23 @@ async def count_rows(url: str, table: str) -> int:
         row = await (await conn.execute(f"SELECT count(*) FROM {table}")).fetchone()  # noqa: S608 - test constant
         assert row is not None
         return int(row[0])
+
+
+async def camera_room(viewer_url: str, phone_url: str) -> tuple[Peer, Peer]:
+    """A viewer that opened a room on one instance, and the phone that joined it on another."""
+    first = await viewer(viewer_url)
+    phone = await streamer(phone_url, first.room, first.joined["key"])
+    assert (await first.expect("peer-joined"))["peer"] == {"peer_id": phone.id, "role": "streamer"}
+    return first, phone
+
+
+async def sockets_open(live: LiveServer, count: int) -> None:
+    """Wait until this instance counts this many open sockets (a dropped one is noticed by then)."""
+    for _ in range(250):
+        if len(live.app.state.signaling.members) == count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the instance never got down to {count} open sockets")
 
 
 # ---- the handshake across instances ---------------------------------------------------------------------
@@ -143,3 +162,376 @@ async def test_peers_on_one_instance_relay_without_a_round_trip(
         for i in range(5):
             assert (await first.expect("offer"))["sdp"] == f"local {i}"
         assert backend(a).counters.__dict__ == before  # neither notified nor stored: handed over here
+
+
+async def test_a_peer_resumes_on_another_instance_and_gets_what_waited_for_it(
+    cluster_settings: Settings, start_server: ServerFactory
+) -> None:
+    async with instances(start_server, cluster_settings, 2) as (a, b):
+        first, phone = await camera_room(a.ws_url, a.ws_url)
+        phone.drop()
+        await sockets_open(a, 1)  # the server has seen the phone's socket go: its peer is away
+        await first.send(type="answer", to=phone.id, sdp="sent while the phone was away")
+        await first.send(type="candidate", to=phone.id, candidate=None)
+        back = await streamer(b.ws_url, first.room, first.joined["key"], resume=phone.joined["resume_token"])
+        assert back.joined["resumed"] is True and back.id == phone.id
+        assert back.joined["peers"] == [{"peer_id": first.id, "role": "viewer"}]
+        assert await back.expect("answer") == {"type": "answer", "from": first.id, "sdp": "sent while the phone was away"}
+        assert await back.expect("candidate") == {"type": "candidate", "from": first.id, "candidate": None}
+        await first.send(type="answer", to=phone.id, sdp="now across instances")
+        assert (await back.expect("answer"))["sdp"] == "now across instances"
+        await back.send(type="offer", to=first.id, sdp="from the other instance")
+        assert await first.recv() == {"type": "offer", "from": phone.id, "sdp": "from the other instance"}
+        await first.is_alive()  # no peer-left, no peer-joined
+
+
+async def test_resuming_on_another_instance_replaces_the_stale_socket_there(
+    cluster_settings: Settings, start_server: ServerFactory
+) -> None:
+    async with instances(start_server, cluster_settings, 2) as (a, b):
+        first, phone = await camera_room(a.ws_url, a.ws_url)
+        back = await streamer(b.ws_url, first.room, first.joined["key"], resume=phone.joined["resume_token"])
+        assert back.id == phone.id and back.joined["resumed"] is True
+        assert [f["code"] for f in await phone.expect_close(4410)] == ["replaced"]
+        await first.send(type="answer", to=phone.id, sdp="to the new socket")
+        assert (await back.expect("answer"))["sdp"] == "to the new socket"
+        await first.is_alive()
+
+
+# ---- limits and keys hold across instances --------------------------------------------------------------
+
+
+async def test_room_limits_and_keys_are_enforced_across_instances(
+    cluster_settings: Settings, start_server: ServerFactory
+) -> None:
+    async with instances(start_server, with_settings(cluster_settings, max_viewers_per_room=2), 3) as (a, b, c):
+        first, phone = await camera_room(a.ws_url, b.ws_url)
+        second = await viewer(c.ws_url, room=first.room)
+        for peer in (first, phone):
+            assert (await peer.expect("peer-joined"))["peer"]["peer_id"] == second.id
+
+        late = await open_peer(b.ws_url)
+        await late.send(type="join", role="viewer", token=TOKEN, room=first.room)
+        assert [f["code"] for f in await late.expect_close(4409)] == ["room_full"]
+        second_phone = await open_peer(c.ws_url)
+        await second_phone.send(type="join", role="streamer", room=first.room, key=first.joined["key"])
+        assert [f["code"] for f in await second_phone.expect_close(4409)] == ["streamer_present"]
+        intruder = await open_peer(c.ws_url)
+        await intruder.send(type="join", role="streamer", room=first.room, key="A" * 22)
+        assert [f["code"] for f in await intruder.expect_close(4401)] == ["unauthorized"]
+        stranger = await open_peer(b.ws_url)
+        await stranger.send(type="join", role="viewer", token="not-the-token", room=first.room)
+        assert [f["code"] for f in await stranger.expect_close(4401)] == ["unauthorized"]
+        lost = await open_peer(c.ws_url)
+        await lost.send(type="join", role="streamer", room="no-such-room", key="k" * 22)
+        assert [f["code"] for f in await lost.expect_close(4404)] == ["room_not_found"]
+        for peer in (first, second, phone):
+            await peer.is_alive()  # none of it reached the room
+
+        await second.send(type="leave")
+        await second.expect_close(1000)
+        for peer in (first, phone):
+            assert await peer.expect("peer-left") == {"type": "peer-left", "peer_id": second.id, "reason": "left"}
+        third = await viewer(b.ws_url, room=first.room)  # the freed place is free on every instance
+        assert third.joined["key"] == first.joined["key"]
+
+
+async def test_max_rooms_holds_across_instances_even_when_they_create_at_once(
+    cluster_settings: Settings, start_server: ServerFactory
+) -> None:
+    async with instances(start_server, with_settings(cluster_settings, max_rooms=3), 3) as servers:
+
+        async def try_create(live: LiveServer) -> tuple[Peer, int | None]:
+            peer = await open_peer(live.ws_url)
+            await peer.send(type="join", role="viewer", token=TOKEN, room=None)
+            frame = await peer.recv()
+            if frame["type"] == "joined":
+                return peer, None
+            await peer.expect_close(4503)
+            return peer, 4503
+
+        results = await asyncio.gather(*(try_create(servers[i % 3]) for i in range(7)))
+        assert sorted(code or 0 for _, code in results) == [0, 0, 0, 4503, 4503, 4503, 4503]
+        async with servers[0].client() as http:
+            stats = (await http.get("/api/signaling/stats")).json()
+        assert stats["rooms"] == 3 and stats["peers"] == 3  # the whole cluster's, not this instance's
+
+
+# ---- instances that die, lose the database, or are taken for dead -----------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Process:
+    """An app instance in its own process (`python -m frontdesk serve`), as a deployment runs them."""
+
+    popen: subprocess.Popen[bytes]
+    base_url: str
+    ws_url: str
+    log: Path
+
+    def kill(self) -> None:
+        self.popen.send_signal(signal.SIGKILL)
+        self.popen.wait(10)
+
+
+@asynccontextmanager
+async def serve_process(settings: Settings, directory: Path) -> AsyncIterator[Process]:
+    port = free_port()
+    env = {
+        **os.environ, "DATABASE_URL": settings.database_url or "", "API_TOKENS": TOKEN, "TLS": "off",
+        "HOST": "127.0.0.1", "PORT": str(port), "DATA_DIR": str(directory / "data"), "LOG_LEVEL": "warning",
+        "SIGNALING_BACKEND": "postgres", "PING_TIMEOUT_SECONDS": str(settings.ping_timeout_seconds),
+        "RESUME_GRACE_SECONDS": str(settings.resume_grace_seconds),
+    }
+    log = directory / f"instance-{port}.log"
+    with log.open("wb") as out:
+        popen = subprocess.Popen([sys.executable, "-m", "frontdesk", "serve"], env=env, cwd=directory,
+                                 stdout=out, stderr=subprocess.STDOUT)
+    process = Process(popen, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", log)
+    try:
+        async with httpx.AsyncClient(base_url=process.base_url, timeout=2) as http:
+            for _ in range(300):
+                if popen.poll() is not None:
+                    raise AssertionError(f"the instance exited with {popen.returncode}:\n{log.read_text()}")
+                try:
+                    if (await http.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"the instance never got ready:\n{log.read_text()}")
+        yield process
+    finally:
+        if popen.poll() is None:
+            popen.terminate()
+            try:
+                popen.wait(15)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+                popen.wait(5)
+
+
+async def keep_pinging(peer: Peer, every: float) -> None:
+    while True:
+        await peer.send(type="ping")
+        await asyncio.sleep(every)
+
+
+async def next_event(peer: Peer, timeout: float = 5.0) -> dict[str, Any]:
+    """The next frame that is not a pong."""
+    async with asyncio.timeout(timeout):
+        while (frame := await peer.recv(timeout))["type"] == "pong":
+            pass
+    return frame
+
+
+async def sql(url: str, statement: str, *params: object) -> list[tuple[Any, ...]]:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        cur = await conn.execute(statement, params or None)  # type: ignore[arg-type]
+        return await cur.fetchall() if cur.description else []
+
+
+async def test_a_killed_instance_gets_its_peers_reported_left_on_the_others(
+    cluster_settings: Settings, start_server: ServerFactory, tmp_path: Path
+) -> None:
+    quick = with_settings(cluster_settings, ping_timeout_seconds=1.5, resume_grace_seconds=0.5)
+    async with start_server(quick) as survivor, serve_process(quick, tmp_path) as doomed:
+        first, phone = await camera_room(survivor.ws_url, doomed.ws_url)
+        other, camera = await camera_room(survivor.ws_url, doomed.ws_url)
+        pingers = [asyncio.create_task(keep_pinging(peer, 0.3)) for peer in (first, other)]
+        try:
+            doomed.kill()  # SIGKILL: no goodbye, no deregistering, sockets cut
+            killed_at = time.monotonic()
+            # One camera reconnects to the surviving instance at once (as a phone whose server vanished
+            # does) and keeps its identity: its viewer hears nothing.
+            back = await streamer(survivor.ws_url, other.room, other.joined["key"], resume=camera.joined["resume_token"])
+            assert back.id == camera.id and back.joined["resumed"] is True
+            pingers.append(asyncio.create_task(keep_pinging(back, 0.3)))
+            # The other never comes back: once the dead instance's heartbeat is older than the liveness
+            # timeout, its peer is away, and past the resume grace it is reported as left.
+            assert await next_event(first, timeout=15) == {"type": "peer-left", "peer_id": phone.id, "reason": "closed"}
+            assert time.monotonic() - killed_at >= 1.0  # not before the instance could be called dead
+            await other.send(type="answer", to=camera.id, sdp="after the move")
+            assert await next_event(back) == {"type": "answer", "from": other.id, "sdp": "after the move"}
+            fresh = await streamer(survivor.ws_url, first.room, first.joined["key"])  # the slot is free
+            assert await next_event(first) == {"type": "peer-joined", "peer": {"peer_id": fresh.id, "role": "streamer"}}
+        finally:
+            for task in pingers:
+                task.cancel()
+        async with survivor.client() as http:
+            stats = (await http.get("/api/signaling/stats")).json()
+        assert stats["rooms"] == 2 and stats["peers"] == 4  # first+fresh, other+camera: the dead phone is gone
+
+
+async def test_frames_for_an_instance_that_is_not_listening_wait_until_it_listens_again(
+    cluster_settings: Settings, start_server: ServerFactory
+) -> None:
+    url = cluster_settings.database_url or ""
+    async with instances(start_server, cluster_settings, 2) as (a, b):
+        first, phone = await camera_room(a.ws_url, b.ws_url)
+        # A's listening session as recorded no longer exists, as after a database restart before A is back.
+        await sql(url, "UPDATE signaling_instances SET listener_started = listener_started - interval '1 day'"
+                       " WHERE instance_id = %s", backend(a).instance_id)
+        offer = sdp(10_000, "while away")
+        notified = backend(b).counters.notified
+        await phone.send(type="candidate", to=first.id, candidate=None)
+        await phone.send(type="offer", to=first.id, sdp=offer)
+        await phone.send(type="answer", to=first.id, sdp="small")
+        await phone.is_alive()  # the three sends were done
+        assert backend(b).counters.stored == 3 and backend(b).counters.notified == notified
+        await first.is_alive()  # nothing arrived: nobody would have heard a NOTIFY
+        # A's listening connection ends; it reconnects by itself and takes what waited, in order.
+        await sql(url, "SELECT pg_terminate_backend(listener_pid) FROM signaling_instances WHERE instance_id = %s",
+                  backend(a).instance_id)
+        assert await first.recv() == {"type": "candidate", "from": phone.id, "candidate": None}
+        assert await first.recv() == {"type": "offer", "from": phone.id, "sdp": offer}
+        assert await first.recv() == {"type": "answer", "from": phone.id, "sdp": "small"}
+        assert backend(a).listener.connections == 2
+        await phone.send(type="answer", to=first.id, sdp="notified again")
+        assert (await first.recv())["sdp"] == "notified again"
+        assert await count_rows(url, "signaling_frames") == 0
+
+
+async def test_the_listening_connection_recovers_after_the_database_restarts(
+    settings: Settings, start_server: ServerFactory, tmp_path: Path
+) -> None:
+    own = embedded.start(tmp_path / "own-pg", delete_on_stop=True)
+    try:
+        cluster = with_settings(settings, database_url=own.url(), **QUICK)
+        async with instances(start_server, cluster, 2) as (a, b):
+            first, phone = await camera_room(a.ws_url, b.ws_url)
+            await asyncio.to_thread(own.pause)
+            await asyncio.to_thread(own.resume)
+            # Straight after the restart: the phone's frames either wait for A to listen again or are
+            # notified once it does; either way they arrive, in order, on the same sockets.
+            for i in range(5):
+                await phone.send(type="offer", to=first.id, sdp=f"after the restart {i}")
+            for i in range(5):
+                assert await first.recv(timeout=30) == {"type": "offer", "from": phone.id, "sdp": f"after the restart {i}"}
+            for live in (a, b):
+                for _ in range(300):
+                    if backend(live).listening and backend(live).listener.connections >= 2:
+                        break
+                    await asyncio.sleep(0.05)
+                assert backend(live).listener.connections >= 2, "the listener did not reconnect"
+            second = await viewer(b.ws_url, room=first.room)
+            for peer in (first, phone):
+                assert (await peer.expect("peer-joined"))["peer"]["peer_id"] == second.id
+            big = sdp(15_000, "second")
+            await phone.send(type="offer", to=second.id, sdp=big)
+            assert (await second.expect("offer"))["sdp"] == big
+            await second.send(type="answer", to=phone.id, sdp="answer across")
+            assert (await phone.expect("answer"))["sdp"] == "answer across"
+            for peer in (first, phone, second):
+                await peer.is_alive()
+    finally:
+        own.stop()
+
+
+async def test_an_instance_taken_for_dead_asks_its_sockets_to_reconnect_and_they_resume_elsewhere(
+    cluster_settings: Settings, start_server: ServerFactory
+) -> None:
+    url = cluster_settings.database_url or ""
+    async with instances(start_server, cluster_settings, 2) as (a, b):
+        first, phone = await camera_room(a.ws_url, a.ws_url)
+        # A was cut off from the database for longer than the liveness timeout (as the others see it) ...
+        await sql(url, "UPDATE signaling_instances SET heartbeat_at = now() - interval '1 hour' WHERE instance_id = %s",
+                  backend(a).instance_id)
+        assert await backend(b).reap() == 2  # ... so B marks its peers away.
+        # A notices on its own (its janitor reconciles every PING_TIMEOUT_SECONDS/3); here it is asked now. A
+        # mismatch is acted on when seen twice, so a notification on its way cannot cause it.
+        await backend(a).reconcile()
+        await first.is_alive()
+        await backend(a).reconcile()
+        await first.expect_close(1001)
+        await phone.expect_close(1001)
+        again = await viewer(b.ws_url, room=first.room, resume=first.joined["resume_token"])
+        back = await streamer(b.ws_url, first.room, first.joined["key"], resume=phone.joined["resume_token"])
+        assert (again.id, back.id) == (first.id, phone.id)
+        assert again.joined["resumed"] and back.joined["resumed"]
+        await back.send(type="offer", to=again.id, sdp="resumed elsewhere")
+        assert await again.recv() == {"type": "offer", "from": phone.id, "sdp": "resumed elsewhere"}
+
+
+# ---- operations -------------------------------------------------------------------------------------------
+
+
+def metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+async def scrape_when(live: LiveServer, name: str, value: float) -> str:
+    """/metrics once `name` shows `value` (rooms and peers are refreshed every second)."""
+    async with live.client() as http:
+        for _ in range(100):
+            text = (await http.get("/metrics")).text
+            if metric(text, name) == value:
+                return text
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"{name} never became {value}:\n{text}")
+
+
+async def test_metrics_show_rooms_peers_relays_errors_and_the_cross_instance_lag(
+    cluster_settings: Settings, start_server: ServerFactory
+) -> None:
+    async with instances(start_server, cluster_settings, 2) as (a, b):
+        first, phone = await camera_room(a.ws_url, b.ws_url)
+        await phone.send(type="offer", to=first.id, sdp=sdp(9_000, "m"))
+        await phone.send(type="candidate", to=first.id, candidate=None)
+        await first.expect("offer")
+        await first.expect("candidate")
+        await phone.send(type="warp")
+        await phone.expect_error("unknown_type")
+
+        text = await scrape_when(a, "frontdesk_signaling_peers", 2.0)
+        assert metric(text, "frontdesk_signaling_rooms") == 1.0  # the whole cluster's
+        assert metric(text, "frontdesk_signaling_connections") == 1.0  # this instance's
+        assert metric(text, "frontdesk_signaling_listener_up") == 1.0
+        assert metric(text, "frontdesk_signaling_relay_lag_seconds_count") == 3.0  # peer-joined, offer, candidate
+        assert 0 < metric(text, "frontdesk_signaling_relay_lag_seconds_sum") < 5
+        assert 'frontdesk_signaling_cross_instance_frames_total{outcome="received"} 3.0' in text
+
+        text = await scrape_when(b, "frontdesk_signaling_peers", 2.0)
+        assert metric(text, "frontdesk_signaling_messages_relayed_total") == 2.0
+        assert 'frontdesk_signaling_errors_total{code="unknown_type"} 1.0' in text
+        assert 'frontdesk_signaling_cross_instance_frames_total{outcome="large"} 1.0' in text
+        assert 'frontdesk_signaling_cross_instance_frames_total{outcome="notified"} 3.0' in text
+
+
+async def test_a_single_instance_keeps_the_in_process_backend_and_its_metrics(server: LiveServer) -> None:
+    assert server.settings.signaling_backend == "memory"
+    first = await viewer(server.ws_url)
+    text = await scrape_when(server, "frontdesk_signaling_rooms", 1.0)
+    assert metric(text, "frontdesk_signaling_peers") == 1.0
+    assert "frontdesk_signaling_relay_lag_seconds" not in text  # nothing crosses instances
+    await first.close()
+
+
+async def test_orphans_are_cleaned_up_and_live_rows_kept(
+    cluster_settings: Settings, start_server: ServerFactory
+) -> None:
+    url = cluster_settings.database_url or ""
+    async with start_server(cluster_settings) as a:
+        first = await viewer(a.ws_url)
+        mine = f"{first.room}/{first.id}"
+        await sql(url, "INSERT INTO signaling_inboxes (address, room_id, peer_id, opened_at)"
+                       " VALUES ('gone/peer', 'gone', 'peer', now() - interval '1 hour')")
+        await sql(url, "INSERT INTO signaling_frames (address, frame, created_at) VALUES"
+                       " ('gone/peer', 'a', now() - interval '1 hour'), ('nobody/x', 'b', now() - interval '1 hour'),"
+                       " (%s, 'c', now() - interval '1 hour')", mine)
+        await sql(url, "INSERT INTO signaling_instances (instance_id, heartbeat_at)"
+                       " VALUES ('0123456789abcdef', now() - interval '1 hour')")
+        await backend(a).cleanup()
+        assert await sql(url, "SELECT address FROM signaling_inboxes") == [(mine,)]
+        assert await sql(url, "SELECT frame FROM signaling_frames") == [("c",)]  # its inbox lives: kept
+        assert await sql(url, "SELECT instance_id FROM signaling_instances") == [(backend(a).instance_id,)]

@@ -521,8 +521,8 @@ class PostgresBackend:
         """Delete orphans: frames without an inbox, inboxes without a room, instances long dead."""
         age = max(60.0, 2 * (self.settings.resume_grace_seconds + self.liveness_timeout))
         async with self.db.session() as s:
-            await s.execute("signaling_delete_orphan_frames", {"age": age})
             await s.execute("signaling_delete_orphan_inboxes", {"age": age})
+            await s.execute("signaling_delete_orphan_frames", {"age": age})
             await s.execute("signaling_delete_dead_instances", {"age": max(age, 10 * self.liveness_timeout)})
 
     # ---- for metrics --------------------------------------------------------------------------------
