@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import psycopg.sql
 import pytest
 
 from conftest import TOKEN, LiveServer, ServerFactory, with_settings
@@ -62,7 +63,8 @@ def backend(live: LiveServer) -> PostgresBackend:
 
 async def count_rows(url: str, table: str) -> int:
     async with await psycopg.AsyncConnection.connect(url) as conn:
-        row = await (await conn.execute(f"SELECT count(*) FROM {table}")).fetchone()  # noqa: S608 - test constant
+        query = psycopg.sql.SQL("SELECT count(*) FROM {}").format(psycopg.sql.Identifier(table))
+        row = await (await conn.execute(query)).fetchone()
         assert row is not None
         return int(row[0])
 
@@ -270,14 +272,14 @@ def free_port() -> int:
 class Process:
     """An app instance in its own process (`python -m frontdesk serve`), as a deployment runs them."""
 
-    popen: subprocess.Popen[bytes]
+    process: asyncio.subprocess.Process
     base_url: str
     ws_url: str
     log: Path
 
-    def kill(self) -> None:
-        self.popen.send_signal(signal.SIGKILL)
-        self.popen.wait(10)
+    async def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
 
 
 @asynccontextmanager
@@ -291,14 +293,15 @@ async def serve_process(settings: Settings, directory: Path) -> AsyncIterator[Pr
     }
     log = directory / f"instance-{port}.log"
     with log.open("wb") as out:
-        popen = subprocess.Popen([sys.executable, "-m", "frontdesk", "serve"], env=env, cwd=directory,
-                                 stdout=out, stderr=subprocess.STDOUT)
-    process = Process(popen, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", log)
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "frontdesk", "serve", env=env, cwd=directory, stdout=out, stderr=subprocess.STDOUT
+        )
+    process = Process(child, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", log)
     try:
         async with httpx.AsyncClient(base_url=process.base_url, timeout=2) as http:
             for _ in range(300):
-                if popen.poll() is not None:
-                    raise AssertionError(f"the instance exited with {popen.returncode}:\n{log.read_text()}")
+                if child.returncode is not None:
+                    raise AssertionError(f"the instance exited with {child.returncode}:\n{log.read_text()}")
                 try:
                     if (await http.get("/readyz")).status_code == 200:
                         break
@@ -309,13 +312,14 @@ async def serve_process(settings: Settings, directory: Path) -> AsyncIterator[Pr
                 raise AssertionError(f"the instance never got ready:\n{log.read_text()}")
         yield process
     finally:
-        if popen.poll() is None:
-            popen.terminate()
+        if child.returncode is None:
+            child.terminate()
             try:
-                popen.wait(15)
-            except subprocess.TimeoutExpired:
-                popen.kill()
-                popen.wait(5)
+                async with asyncio.timeout(15):
+                    await child.wait()
+            except TimeoutError:
+                child.kill()
+                await child.wait()
 
 
 async def keep_pinging(peer: Peer, every: float) -> None:
@@ -347,7 +351,7 @@ async def test_a_killed_instance_gets_its_peers_reported_left_on_the_others(
         other, camera = await camera_room(survivor.ws_url, doomed.ws_url)
         pingers = [asyncio.create_task(keep_pinging(peer, 0.3)) for peer in (first, other)]
         try:
-            doomed.kill()  # SIGKILL: no goodbye, no deregistering, sockets cut
+            await doomed.kill()  # SIGKILL: no goodbye, no deregistering, sockets cut
             killed_at = time.monotonic()
             # One camera reconnects to the surviving instance at once (as a phone whose server vanished
             # does) and keeps its identity: its viewer hears nothing.
