@@ -80,6 +80,7 @@ bench-smoke: setup-test assets browser
 	$(PY) -m bench --size smoke --check --out bench/results/smoke/benchmarks.md
 
 lint: setup-test
+	$(PY) -m pip install -q -e '.[test,dev]'
 	$(PY) -m ruff check src tests
 	$(PY) -m mypy
 
