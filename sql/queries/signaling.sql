@@ -4,6 +4,12 @@
 -- A psycopg.sql template: the channel is filled in as an Identifier, never as text.
 LISTEN {channel};
 
+-- name: signaling_session_settings
+-- For the signaling pool's connections. Signaling state is ephemeral (a crash costs clients a reconnect
+-- anyway), so commits do not wait for the WAL flush: NOTIFYing commits are serialised by Postgres, and
+-- waiting for an fsync under that lock would cap relaying at a few thousand frames a second.
+SET synchronous_commit = off;
+
 -- name: signaling_notify
 SELECT pg_notify(%(channel)s, %(payload)s);
 

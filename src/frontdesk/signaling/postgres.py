@@ -37,9 +37,9 @@ from typing import Any
 
 import msgspec
 import psycopg
-from psycopg_pool import PoolTimeout
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from frontdesk.db import Database, Row, Session
+from frontdesk.db import Params, Row, Session, translate
 from frontdesk.errors import ApiError
 from frontdesk.settings import Settings
 from frontdesk.signaling.backend import PeerRecord, RoomRecord, Sink, address
@@ -115,9 +115,15 @@ class PostgresBackend:
         self.interval = min(10.0, max(0.05, self.liveness_timeout / 3))
         self.max_waiting_frames = max_waiting_frames
         self.max_waiting_bytes = max_waiting_bytes
-        self.db = Database(
-            settings.database_url, min_size=1, max_size=settings.pool_max_size, timeout=settings.pool_timeout,
-            ef_search=settings.hnsw_ef_search, name="frontdesk-signaling",
+        # A pool of its own, so that slow data API queries never hold up the handshake. Autocommit: a send
+        # is one statement and one round trip; several statements that belong together run in
+        # `_transaction()`. Each use is short: half the app pool's size is plenty.
+        self.pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+            settings.database_url, min_size=1, max_size=max(2, settings.pool_max_size // 2),
+            timeout=settings.pool_timeout, open=False, configure=_configure,
+            check=AsyncConnectionPool.check_connection, reconnect_timeout=float("inf"),
+            kwargs={"autocommit": True, "connect_timeout": max(1, round(settings.pool_timeout))},
+            name="frontdesk-signaling",
         )
         self.listener = Listener(
             settings.database_url, [self.channel, ROOMS_CHANNEL], interval=self.interval,
@@ -140,7 +146,7 @@ class PostgresBackend:
     # ---- lifecycle ----------------------------------------------------------------------------------
 
     async def open(self) -> None:
-        await self.db.open(wait=True)
+        await self.pool.open(wait=True)
         self._tasks = [
             asyncio.create_task(self.listener.run(), name=f"signaling-listener-{self.instance_id}"),
             asyncio.create_task(self._janitor(), name=f"signaling-janitor-{self.instance_id}"),
@@ -159,17 +165,50 @@ class PostgresBackend:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         try:  # others stop routing here at once, and treat anything still hosted here as away
-            await self.db.execute("signaling_remove_instance", {"instance_id": self.instance_id})
+            await self._execute("signaling_remove_instance", {"instance_id": self.instance_id})
         except DATABASE_ERRORS as exc:
             log.warning("signaling: could not deregister instance %s: %s", self.instance_id, _first_line(exc))
-        await self.db.close()
+        await self.pool.close()
         self._local.clear()
         self._forget_all()
+
+    # ---- the database edge --------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _connection(self, transaction: bool) -> AsyncIterator[Session]:
+        """A pooled connection (in a transaction, or autocommit), driver errors translated as in db.py."""
+        try:
+            async with self.pool.connection() as conn:
+                if transaction:
+                    async with conn.transaction():
+                        yield Session(conn)
+                else:
+                    yield Session(conn)
+        except (psycopg.Error, PoolTimeout) as exc:
+            translated = translate(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    def _transaction(self) -> AbstractAsyncContextManager[Session]:
+        return self._connection(transaction=True)
+
+    async def _fetch_one(self, name: str, params: Params = None) -> Row | None:
+        async with self._connection(transaction=False) as s:
+            return await s.fetch_one(name, params)
+
+    async def _fetch_all(self, name: str, params: Params = None) -> list[Row]:
+        async with self._connection(transaction=False) as s:
+            return await s.fetch_all(name, params)
+
+    async def _execute(self, name: str, params: Params = None) -> int:
+        async with self._connection(transaction=False) as s:
+            return await s.execute(name, params)
 
     # ---- rooms --------------------------------------------------------------------------------------
 
     async def create_room(self, room: RoomRecord, max_rooms: int) -> bool:
-        async with self.db.session() as s:
+        async with self._transaction() as s:
             await s.execute("signaling_lock_room_count")
             counted = await s.fetch_one("signaling_count_rooms")
             if counted is not None and counted["rooms"] >= max_rooms:
@@ -181,7 +220,7 @@ class PostgresBackend:
 
     @asynccontextmanager
     async def _edit(self, room_id: str) -> AsyncIterator[RoomRecord | None]:
-        async with self.db.session() as s:
+        async with self._transaction() as s:
             row = await s.fetch_one("signaling_lock_room", {"room_id": room_id})
             if row is None:
                 yield None
@@ -210,7 +249,7 @@ class PostgresBackend:
         if cacheable and (cached := self._cache.get(room_id)) is not None:
             return cached
         version = (self._epoch, self._versions.get(room_id, 0))
-        row = await self.db.fetch_one("signaling_get_room", {"room_id": room_id})
+        row = await self._fetch_one("signaling_get_room", {"room_id": room_id})
         if row is None:
             return None
         room = _decoder.decode(row["record"])
@@ -220,10 +259,10 @@ class PostgresBackend:
         return room
 
     async def room_ids(self) -> list[str]:
-        return [row["room_id"] for row in await self.db.fetch_all("signaling_room_ids")]
+        return [row["room_id"] for row in await self._fetch_all("signaling_room_ids")]
 
     async def counts(self) -> tuple[int, int]:
-        row = await self.db.fetch_one("signaling_counts")
+        row = await self._fetch_one("signaling_counts")
         return (int(row["rooms"]), int(row["peers"])) if row is not None else (0, 0)
 
     async def _record_hosts(
@@ -263,7 +302,7 @@ class PostgresBackend:
         if current is not None and current[0] is self:
             yield current[1]
             return
-        async with self.db.session() as s:
+        async with self._transaction() as s:
             yield s
 
     async def open_inbox(self, address: str) -> None:
@@ -285,7 +324,7 @@ class PostgresBackend:
         previous = self._local.get(address)
         self._local[address] = attached  # from now on, frames for the address wait in attached.pending
         try:
-            async with self.db.session() as s:
+            async with self._transaction() as s:
                 await s.execute("signaling_lock_address", {"address": address})
                 row = await s.fetch_one("signaling_attach", {
                     "address": address, "instance_id": self.instance_id, "attachment": attached.attachment,
@@ -308,8 +347,8 @@ class PostgresBackend:
             return False
         if previous is not None and previous.sink is not sink:
             previous.sink.replaced()
-        for row in sorted(waiting, key=lambda r: r["id"]):
-            sink.deliver(row["frame"])
+        for waited in sorted(waiting, key=lambda r: r["id"]):
+            sink.deliver(waited["frame"])
         for frame in attached.pending or ():
             sink.deliver(frame)
         attached.pending = None
@@ -321,7 +360,7 @@ class PostgresBackend:
         if attached is None or attached.sink is not sink:
             return
         del self._local[address]
-        await self.db.execute("signaling_detach", {"address": address, "attachment": attached.attachment})
+        await self._execute("signaling_detach", {"address": address, "attachment": attached.attachment})
 
     async def send(self, address: str, frame: str) -> bool:
         attached = self._local.get(address)
@@ -331,7 +370,7 @@ class PostgresBackend:
         return await self._route(address, frame)
 
     async def _route(self, address: str, frame: str, not_here: str | None = None) -> bool:
-        row = await self.db.fetch_one("signaling_send", {
+        row = await self._fetch_one("signaling_send", {
             "address": address, "frame": frame, "sent_at": time.time(), "not_here": not_here,
             "max_frames": self.max_waiting_frames, "max_bytes": self.max_waiting_bytes,
         })
@@ -382,7 +421,7 @@ class PostgresBackend:
             await self._arrived(address, frame)
         elif kind == "k":  # k|sent_at|frame id: a frame too large for a NOTIFY
             sent_at, frame_id = rest.split("|", 1)
-            row = await self.db.fetch_one("signaling_take_frame", {"id": int(frame_id)})
+            row = await self._fetch_one("signaling_take_frame", {"id": int(frame_id)})
             if row is not None:  # else a newer attach of its inbox took it already
                 self._observe_lag(sent_at)
                 await self._arrived(row["address"], row["frame"])
@@ -436,7 +475,7 @@ class PostgresBackend:
 
     async def reap(self) -> int:
         """Mark away the peers whose socket is on an instance silent past the liveness timeout."""
-        rows = await self.db.fetch_all("signaling_stale_hosts", {
+        rows = await self._fetch_all("signaling_stale_hosts", {
             "instance_id": self.instance_id, "timeout": self.liveness_timeout,
         })
         by_room: dict[str, list[Row]] = defaultdict(list)
@@ -452,7 +491,7 @@ class PostgresBackend:
     async def reconcile(self) -> None:
         """Make this instance's sockets and the shared rows agree again after something was lost."""
         started = time.monotonic()
-        rows = await self.db.fetch_all("signaling_attachments_of", {"instance_id": self.instance_id})
+        rows = await self._fetch_all("signaling_attachments_of", {"instance_id": self.instance_id})
         recorded = {(row["address"], row["attachment"]) for row in rows}
         # Sockets here that the rows no longer route to: a 'replaced'/'closed' notification lost while the
         # listener was away, or our peers marked away while we were cut off. A mismatch must be seen twice
@@ -468,10 +507,10 @@ class PostgresBackend:
         for row in rows:
             here = self._local.get(row["address"])
             if here is None or (here.pending is None and here.attachment != row["attachment"]):
-                await self.db.execute("signaling_detach", {"address": row["address"], "attachment": row["attachment"]})
+                await self._execute("signaling_detach", {"address": row["address"], "attachment": row["attachment"]})
         # Peers the records place on sockets here that are gone (a disconnect lost to a database error).
         live = {att.connection for att in self._local.values()}
-        hosted = await self.db.fetch_all("signaling_hosts_of", {
+        hosted = await self._fetch_all("signaling_hosts_of", {
             "instance_id": self.instance_id, "settle": self.liveness_timeout,
         })
         lost: dict[str, list[Row]] = defaultdict(list)
@@ -484,7 +523,7 @@ class PostgresBackend:
     async def _strand(self, stranded: list[tuple[str, _Attached]]) -> None:
         """Sockets no longer routed to: replaced if their inbox is attached elsewhere now, else asked to
         reconnect (they resume, or join afresh if their peer was removed meanwhile)."""
-        rows = await self.db.fetch_all("signaling_inbox_attachments", {"addresses": [addr for addr, _ in stranded]})
+        rows = await self._fetch_all("signaling_inbox_attachments", {"addresses": [addr for addr, _ in stranded]})
         elsewhere = {row["address"] for row in rows if row["attached_instance"] not in (None, self.instance_id)}
         reconnect = []
         for addr, att in stranded:
@@ -520,7 +559,7 @@ class PostgresBackend:
     async def cleanup(self) -> None:
         """Delete orphans: frames without an inbox, inboxes without a room, instances long dead."""
         age = max(60.0, 2 * (self.settings.resume_grace_seconds + self.liveness_timeout))
-        async with self.db.session() as s:
+        async with self._transaction() as s:
             await s.execute("signaling_delete_orphan_inboxes", {"age": age})
             await s.execute("signaling_delete_orphan_frames", {"age": age})
             await s.execute("signaling_delete_dead_instances", {"age": max(age, 10 * self.liveness_timeout)})
@@ -537,6 +576,10 @@ class PostgresBackend:
     def describe(self) -> dict[str, Any]:
         return {"instance_id": self.instance_id, "listening": self.listening, "attached_here": len(self._local),
                 "cached_rooms": len(self._cache), **self.counters.__dict__}
+
+
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    await Session(conn).execute("signaling_session_settings")
 
 
 def _hand_over(attached: _Attached, frame: str) -> None:
