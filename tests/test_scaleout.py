@@ -22,10 +22,11 @@ import psycopg
 import psycopg.sql
 import pytest
 
-from conftest import TOKEN, LiveServer, ServerFactory, with_settings
 from frontdesk import embedded
 from frontdesk.settings import Settings
 from frontdesk.signaling.postgres import PostgresBackend
+
+from conftest import TOKEN, LiveServer, ServerFactory, with_settings
 from signaling_client import Peer, open_peer, streamer, viewer
 
 QUICK = {"signaling_backend": "postgres", "ping_timeout_seconds": 30.0, "resume_grace_seconds": 5.0}
@@ -178,7 +179,8 @@ async def test_a_peer_resumes_on_another_instance_and_gets_what_waited_for_it(
         back = await streamer(b.ws_url, first.room, first.joined["key"], resume=phone.joined["resume_token"])
         assert back.joined["resumed"] is True and back.id == phone.id
         assert back.joined["peers"] == [{"peer_id": first.id, "role": "viewer"}]
-        assert await back.expect("answer") == {"type": "answer", "from": first.id, "sdp": "sent while the phone was away"}
+        waited = await back.expect("answer")
+        assert waited == {"type": "answer", "from": first.id, "sdp": "sent while the phone was away"}
         assert await back.expect("candidate") == {"type": "candidate", "from": first.id, "candidate": None}
         await first.send(type="answer", to=phone.id, sdp="now across instances")
         assert (await back.expect("answer"))["sdp"] == "now across instances"
@@ -328,10 +330,10 @@ async def keep_pinging(peer: Peer, every: float) -> None:
         await asyncio.sleep(every)
 
 
-async def next_event(peer: Peer, timeout: float = 5.0) -> dict[str, Any]:
+async def next_event(peer: Peer, within: float = 5.0) -> dict[str, Any]:
     """The next frame that is not a pong."""
-    async with asyncio.timeout(timeout):
-        while (frame := await peer.recv(timeout))["type"] == "pong":
+    async with asyncio.timeout(within):
+        while (frame := await peer.recv(within))["type"] == "pong":
             pass
     return frame
 
@@ -355,12 +357,13 @@ async def test_a_killed_instance_gets_its_peers_reported_left_on_the_others(
             killed_at = time.monotonic()
             # One camera reconnects to the surviving instance at once (as a phone whose server vanished
             # does) and keeps its identity: its viewer hears nothing.
-            back = await streamer(survivor.ws_url, other.room, other.joined["key"], resume=camera.joined["resume_token"])
+            resume = camera.joined["resume_token"]
+            back = await streamer(survivor.ws_url, other.room, other.joined["key"], resume=resume)
             assert back.id == camera.id and back.joined["resumed"] is True
             pingers.append(asyncio.create_task(keep_pinging(back, 0.3)))
             # The other never comes back: once the dead instance's heartbeat is older than the liveness
             # timeout, its peer is away, and past the resume grace it is reported as left.
-            assert await next_event(first, timeout=15) == {"type": "peer-left", "peer_id": phone.id, "reason": "closed"}
+            assert await next_event(first, within=15) == {"type": "peer-left", "peer_id": phone.id, "reason": "closed"}
             assert time.monotonic() - killed_at >= 1.0  # not before the instance could be called dead
             await other.send(type="answer", to=camera.id, sdp="after the move")
             assert await next_event(back) == {"type": "answer", "from": other.id, "sdp": "after the move"}
@@ -411,14 +414,25 @@ async def test_the_listening_connection_recovers_after_the_database_restarts(
         cluster = with_settings(settings, database_url=own.url(), **QUICK)
         async with instances(start_server, cluster, 2) as (a, b):
             first, phone = await camera_room(a.ws_url, b.ws_url)
+            near = await viewer(b.ws_url, room=first.room)  # on the phone's instance
+            for peer in (first, phone):
+                await peer.expect("peer-joined")
+            await phone.send(type="offer", to=near.id, sdp="before")
+            assert (await near.expect("offer"))["sdp"] == "before"
             await asyncio.to_thread(own.pause)
+            # While the database is down, two sockets on one instance still relay (nothing to look up).
+            await phone.send(type="offer", to=near.id, sdp="during the outage")
+            assert (await near.expect("offer"))["sdp"] == "during the outage"
+            await near.send(type="answer", to=phone.id, sdp="back, during the outage")
+            assert (await phone.expect("answer"))["sdp"] == "back, during the outage"
             await asyncio.to_thread(own.resume)
             # Straight after the restart: the phone's frames either wait for A to listen again or are
             # notified once it does; either way they arrive, in order, on the same sockets.
             for i in range(5):
                 await phone.send(type="offer", to=first.id, sdp=f"after the restart {i}")
             for i in range(5):
-                assert await first.recv(timeout=30) == {"type": "offer", "from": phone.id, "sdp": f"after the restart {i}"}
+                arrived = await first.recv(timeout=30)
+                assert arrived == {"type": "offer", "from": phone.id, "sdp": f"after the restart {i}"}
             for live in (a, b):
                 for _ in range(300):
                     if backend(live).listening and backend(live).listener.connections >= 2:
@@ -426,14 +440,14 @@ async def test_the_listening_connection_recovers_after_the_database_restarts(
                     await asyncio.sleep(0.05)
                 assert backend(live).listener.connections >= 2, "the listener did not reconnect"
             second = await viewer(b.ws_url, room=first.room)
-            for peer in (first, phone):
+            for peer in (first, phone, near):
                 assert (await peer.expect("peer-joined"))["peer"]["peer_id"] == second.id
             big = sdp(15_000, "second")
             await phone.send(type="offer", to=second.id, sdp=big)
             assert (await second.expect("offer"))["sdp"] == big
             await second.send(type="answer", to=phone.id, sdp="answer across")
             assert (await phone.expect("answer"))["sdp"] == "answer across"
-            for peer in (first, phone, second):
+            for peer in (first, phone, second, near):
                 await peer.is_alive()
     finally:
         own.stop()

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import BrowserContext, sync_playwright
 
+from frontdesk.settings import Settings
+
 from browser import RequestLog, astronaut_y4m, launch, serving, status, video_advances, wait_until
 from conftest import TOKEN, with_settings
-from frontdesk.settings import Settings
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ backend runs. docs/signaling.md ("Scale-out") describes the design; in short:
   `UPDATE` (or a `DELETE` when marked gone) in the same transaction; `create_room` counts rooms under an
   advisory lock, so MAX_ROOMS holds across instances. Every save NOTIFYs the rooms channel; each instance
   caches room snapshots and drops one on that notification, so relaying between two sockets on one
-  instance makes no round trip at all.
+  instance makes no round trip at all (and keeps working while the database is away).
 - Delivery: an inbox row per peer records which instance its socket is attached to. A frame for a socket
   on this instance is handed over directly; any other goes through the `signaling_send` function (one
   round trip), which NOTIFYs the target instance's channel: inline when the payload is under NOTIFY's
@@ -128,7 +128,7 @@ class PostgresBackend:
         self.listener = Listener(
             settings.database_url, [self.channel, ROOMS_CHANNEL], interval=self.interval,
             on_connect=self._listening, on_notify=self._notified, beat=self._beat,
-            on_disconnect=self._forget_all, connect_timeout=max(1, round(settings.pool_timeout)),
+            on_disconnect=self._distrust, connect_timeout=max(1, round(settings.pool_timeout)),
         )
         self.counters = RelayCounters()
         # Set by the app: seconds from NOTIFY sent to frame delivered, for each cross-instance frame.
@@ -244,17 +244,16 @@ class PostgresBackend:
         return self._edit(room_id)
 
     async def get_room(self, room_id: str) -> RoomRecord | None:
-        # The cache is trusted only while the listener is connected: invalidations could be missed otherwise.
-        cacheable = self.listener.connected.is_set()
-        if cacheable and (cached := self._cache.get(room_id)) is not None:
+        if (cached := self._cache.get(room_id)) is not None:
             return cached
         version = (self._epoch, self._versions.get(room_id, 0))
         row = await self._fetch_one("signaling_get_room", {"room_id": room_id})
         if row is None:
             return None
         room = _decoder.decode(row["record"])
-        # Cache only if no invalidation arrived while the row was read (it could be older than that).
-        if cacheable and self.listener.connected.is_set() and version == (self._epoch, self._versions.get(room_id, 0)):
+        # Cached only if no invalidation arrived while the row was read (it could be older than that), and
+        # while the listener is connected (else invalidations could be missed).
+        if self.listener.connected.is_set() and version == (self._epoch, self._versions.get(room_id, 0)):
             self._cache[room_id] = room
         return room
 
@@ -291,6 +290,12 @@ class PostgresBackend:
     def _forget_all(self) -> None:
         self._cache.clear()
         self._versions.clear()
+        self._epoch += 1
+
+    def _distrust(self) -> None:
+        """The listener is down: cached rooms stay readable (while the database is away nobody can change
+        them, and a relay to a socket here needs nothing else), but nothing new is cached until it is back,
+        when the cache is dropped."""
         self._epoch += 1
 
     # ---- inboxes ------------------------------------------------------------------------------------
