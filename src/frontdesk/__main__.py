@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from frontdesk import migrations, observability
@@ -15,6 +16,11 @@ def _serve(settings: Settings) -> None:
     from frontdesk import local, tls
     from frontdesk.app import create_app
 
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the handler it found. Python's
+    # default handler would kill the process there (exit 143) and leave the embedded Postgres running; as a
+    # KeyboardInterrupt it ends this function through `finally` (and a SIGTERM during startup does too).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    generated_token = not settings.api_tokens
     settings, server = local.prepare(settings, serving=True)
     try:
         assert settings.database_url is not None
@@ -23,7 +29,7 @@ def _serve(settings: Settings) -> None:
         ssl = tls.certificate_files(settings)
         app = create_app(settings)
         scheme = "https" if ssl else "http"
-        for line in tls.banner(settings, scheme):
+        for line in tls.banner(settings, scheme, show_token=generated_token):
             print(line, flush=True)
         config = uvicorn.Config(
             app,
@@ -39,7 +45,7 @@ def _serve(settings: Settings) -> None:
         )
         uvicorn.Server(config).run()
     except KeyboardInterrupt:
-        pass  # Ctrl-C: uvicorn has shut down gracefully; stop the database below
+        pass  # Ctrl-C or SIGTERM: uvicorn has shut down gracefully; stop the database below
     finally:
         if server is not None:
             server.stop()

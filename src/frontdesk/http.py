@@ -6,7 +6,7 @@ import re
 from typing import Any, TypeVar
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from frontdesk.errors import BadRequest, PayloadTooLarge, ValidationFailed
@@ -47,11 +47,16 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise PayloadTooLarge(f"request body is larger than {limit} bytes", {"limit": limit})
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body is larger than {limit} bytes", {"limit": limit})
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"request body is larger than {limit} bytes", {"limit": limit})
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # A client gone mid-upload is its own doing, not a server error: nothing was stored, no one hears.
+        message = "the client disconnected before sending the whole body"
+        raise BadRequest(message, code="client_disconnected") from None
     return b"".join(chunks)
 
 

@@ -88,10 +88,12 @@ def certificate_files(settings: Settings) -> tuple[Path, Path] | None:
     return cert, key
 
 
-def banner(settings: Settings, scheme: str) -> list[str]:
+def banner(settings: Settings, scheme: str, show_token: bool = True) -> list[str]:
+    """What to open. `show_token`: only for a token this install generated; tokens an operator set in
+    API_TOKENS must not end up in a deployment's logs, which is where stdout goes."""
     port = settings.port
     hosts = ["localhost"] if settings.host in ("127.0.0.1", "localhost") else ["localhost", *lan_addresses()]
-    token = settings.api_tokens[0] if settings.api_tokens else ""
+    token = settings.api_tokens[0] if settings.api_tokens and show_token else "<a token from API_TOKENS>"
     lines = ["", "frontdesk is running. Open:"]
     for host in hosts:
         base = f"{scheme}://{host}:{port}"
