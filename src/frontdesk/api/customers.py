@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from frontdesk.api import erasure_log
 from frontdesk.api import schemas as s
 from frontdesk.api.endpoint import Call, Endpoint, found, page
 from frontdesk.db import Database
@@ -73,7 +74,9 @@ async def update_customer(call: Call[s.CustomerUpdate, None]) -> Any:
         )
         found(row, "customer", "customer_id", customer_id)
         if consent is False:
-            await tx.execute("delete_customer_faces", {"customer_id": customer_id})
+            faces = await tx.execute("delete_customer_faces", {"customer_id": customer_id})
+    if consent is False:
+        erasure_log.record("consent_withdrawn", customer_id, {"face_embeddings": faces})
     return row
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from frontdesk.api import erasure_log
 from frontdesk.api import schemas as s
 from frontdesk.api.endpoint import Call, Endpoint, found
 
@@ -28,6 +29,7 @@ async def opt_out(call: Call[None, None]) -> Any:
             "memories": await tx.execute("delete_customer_memories", params),
             "preferences": await tx.execute("delete_customer_preferences", params),
         }
+    erasure_log.record("opt_out", customer_id, erased)
     return {"customer": customer, "erased": erased}
 
 
@@ -51,6 +53,7 @@ async def erase_customer(call: Call[None, None]) -> Any:
             "sessions_detached": await tx.execute("detach_customer_sessions", params),
         }
         await tx.execute("delete_customer", params)
+    erasure_log.record("delete", customer_id, {k: v for k, v in result.items() if isinstance(v, int)})
     return result
 
 
