@@ -79,6 +79,12 @@ bench: setup-test assets browser
 bench-smoke: setup-test assets browser
 	$(PY) -m bench --size smoke --check --out bench/results/smoke/benchmarks.md
 
+# Fuzzing (docs/reliability.md). `make test` runs a bounded, repeatable pass; this one explores with fresh
+# random seeds and every schemathesis phase. FUZZ_EXAMPLES=N sets the cases per operation (default 200).
+fuzz: setup-test assets
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} FUZZ_RANDOM=1 FUZZ_PHASES=examples,coverage,fuzzing,stateful \
+	  $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz_api.py
+
 lint: setup-test
 	$(PY) -m pip install -q -e '.[test,dev]'
 	$(PY) -m ruff check src tests

@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from frontdesk.api import biometrics, context, customers, employees, memories, privacy, search, sessions
-from frontdesk.api.endpoint import Endpoint
+from frontdesk.api.endpoint import Endpoint, routes_of
 
 ENDPOINTS: list[Endpoint] = [
     *customers.ENDPOINTS,
@@ -26,4 +26,4 @@ ENDPOINTS: list[Endpoint] = [
 def routes() -> list[BaseRoute]:
     from frontdesk import openapi
 
-    return [*(endpoint.route() for endpoint in ENDPOINTS), *openapi.routes()]
+    return [*routes_of(ENDPOINTS), *openapi.routes()]

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import msgspec
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -80,10 +81,7 @@ class Endpoint:
         parts = (self.handler.__doc__ or "").strip().split("\n\n", 1)
         return " ".join(parts[1].split()) if len(parts) > 1 else None
 
-    def route(self) -> Route:
-        return Route(self.path, self._run, methods=[self.method], name=self.handler.__name__)
-
-    async def _run(self, request: Request) -> Response:
+    async def run(self, request: Request) -> Response:
         settings: Settings = request.app.state.settings
         ids = parse_ids(request.path_params)
         query = parse_query(request.query_params, self.query) if self.query else None
@@ -100,6 +98,23 @@ class Endpoint:
             name_the_column(exc)
             raise
         return json_response(msgspec.convert(result, self.response), self.status)
+
+
+def routes_of(endpoints: Iterable[Endpoint]) -> list[Route]:
+    """One route per path, dispatching on the method, so that a 405 lists in `Allow` every method the path
+    has rather than those of whichever endpoint's route came first."""
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for endpoint in endpoints:
+        by_path.setdefault(endpoint.path, {})[endpoint.method] = endpoint
+    return [_route(path, by_method) for path, by_method in by_path.items()]
+
+
+def _route(path: str, by_method: dict[str, Endpoint]) -> Route:
+    async def dispatch(request: Request) -> Response:
+        return await by_method["GET" if request.method == "HEAD" else request.method].run(request)
+
+    name = "|".join(endpoint.handler.__name__ for endpoint in by_method.values())
+    return Route(path, dispatch, methods=list(by_method), name=name)
 
 
 def decoder(kind: type, settings: Settings) -> msgspec.json.Decoder[Any]:
@@ -125,18 +140,36 @@ def parse_ids(params: Mapping[str, str]) -> dict[str, uuid.UUID]:
     return ids
 
 
-def parse_query(params: Mapping[str, str], kind: type[Q]) -> Q:
+def parse_query(params: QueryParams, kind: type[Q]) -> Q:
+    """The query Struct. A parameter given twice, or one that reads as null, is refused: either would
+    otherwise pass silently (the last value wins; `?customer_id=null` means "no filter"), turning a
+    filtered request into an unfiltered one."""
+    values: dict[str, str] = {}
+    for name, value in params.multi_items():
+        if name in values:
+            raise ValidationFailed(
+                f"query parameter {name!r} is given more than once", {"in": "query", "parameter": name}
+            )
+        values[name] = value
     try:
-        return msgspec.convert(dict(params), kind, strict=False)
+        query = msgspec.convert(values, kind, strict=False)
     except msgspec.ValidationError as exc:
         text = str(exc)
         at, unknown = _AT_PATH.search(text), _UNKNOWN.search(text)
         if unknown:
-            name, message = unknown[1], f"unknown query parameter {unknown[1]!r}"
+            bad, message = unknown[1], f"unknown query parameter {unknown[1]!r}"
         else:
-            name = at[1] if at else None
-            message = f"query parameter {name}: {text[: at.start()]}" if at else text
-        raise ValidationFailed(message, {"in": "query", "parameter": name}) from None
+            bad = at[1] if at else None
+            message = f"query parameter {bad}: {text[: at.start()]}" if at else text
+        raise ValidationFailed(message, {"in": "query", "parameter": bad}) from None
+    for name, value in values.items():
+        if getattr(query, name) is None:
+            shown = value if len(value) <= 64 else value[:64] + "…"
+            raise ValidationFailed(
+                f"query parameter {name} needs a value, got {shown!r}; leave it out for none",
+                {"in": "query", "parameter": name},
+            )
+    return query
 
 
 def page(rows: list[Any], limit: int, offset: int) -> dict[str, Any]:

@@ -106,6 +106,7 @@ def schema_hook(face_dim: int, text_dim: int) -> Callable[[type], dict[str, Any]
             "items": {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX},
             "minItems": dim,
             "maxItems": dim,
+            "not": {"items": {"const": 0}},  # not all zeros
             "description": (
                 f"Exactly {dim} numbers ({kind.setting}), finite, within float32 range, not all zero. "
                 "Stored and searched L2-normalised."
