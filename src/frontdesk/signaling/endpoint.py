@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from frontdesk.errors import DatabaseUnavailable
 from frontdesk.http import JSONResponse
 from frontdesk.signaling import protocol
 from frontdesk.signaling.protocol import (
@@ -41,6 +42,11 @@ OUTBOX_LIMIT = 1024
 CLOSE_TIMEOUT = 5.0
 
 _PONG = protocol.encode(Pong())
+
+
+def unavailable(joined: bool) -> SignalingError:
+    message = "room state is unreachable for a moment (database); retry shortly"
+    return SignalingError("unavailable", message, None if joined else CloseCode.TRY_AGAIN_LATER)
 
 
 def origin_allowed(headers: Headers, allowed: tuple[str, ...]) -> bool:
@@ -173,6 +179,10 @@ class Connection:
                 await self._handle(message.get("text"))
             except SignalingError as error:
                 self.fail(error)
+            except DatabaseUnavailable:
+                # Room state lives in the database (SIGNALING_BACKEND=postgres) and it is away: a joined peer
+                # may retry the message; a socket that could not even join is told to come back later.
+                self.fail(unavailable(joined=self.membership is not None))
             except Exception:
                 log.exception("signaling: unexpected error handling a frame")
                 self.fail(SignalingError("internal_error", "internal server error", CloseCode.INTERNAL_ERROR))

@@ -151,6 +151,7 @@ class CloseCode(IntEnum):
     GOING_AWAY = 1001  # server shutting down (uvicorn itself closes with 1012): reconnect and resume
     TOO_BIG = 1009  # frame larger than max_frame_bytes
     INTERNAL_ERROR = 1011  # a bug on our side (logged): reconnect and resume
+    TRY_AGAIN_LATER = 1013  # the shared room state (database) is unreachable: reconnect with backoff
     UNAUTHORIZED = 4401  # bad API token or camera join key
     ROOM_NOT_FOUND = 4404
     LIVENESS_TIMEOUT = 4408  # silent past ping_timeout_seconds, or not reading its frames
@@ -186,6 +187,8 @@ def decode(frame: str | bytes) -> ClientMessage:
     """One client frame -> its Struct, or a non-fatal SignalingError naming what is wrong and where."""
     try:
         return cast(ClientMessage, _decoder.decode(frame))
+    except RecursionError:  # msgspec decodes nested values recursively: a deep one is the client's error
+        raise SignalingError("malformed", "frame is nested too deeply") from None
     except msgspec.DecodeError as exc:
         if not isinstance(exc, msgspec.ValidationError):
             raise SignalingError("malformed", f"frame is not valid JSON: {exc}") from None
@@ -199,7 +202,7 @@ def decode(frame: str | bytes) -> ClientMessage:
 def _type_of(frame: str | bytes) -> object:
     try:
         return msgspec.json.decode(frame, type=_Typed).type
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
 
 

@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from frontdesk.auth import token_is_valid
+from frontdesk.errors import DatabaseUnavailable
 from frontdesk.settings import Settings
 from frontdesk.signaling import ice
 from frontdesk.signaling.backend import PeerRecord, RoomRecord, SignalingBackend, Sink, address
@@ -327,12 +328,22 @@ class RoomManager:
         return min(1.0, max(0.05, shortest / 4))
 
     async def _sweep_forever(self) -> None:
+        outage = False  # one warning per database outage, not one traceback per sweep
         while True:
             await asyncio.sleep(self.sweep_interval)
             try:
                 await self.sweep(time.time())
+            except DatabaseUnavailable:
+                if not outage:
+                    log.warning("signaling sweep paused: the database is unreachable; retrying every %.2g s",
+                                self.sweep_interval)
+                outage = True
+                continue
             except Exception:  # a failed sweep must not end sweeping
                 log.exception("signaling sweep failed")
+            if outage:
+                log.info("signaling sweep resumed: the database is back")
+                outage = False
 
     # ---- lifecycle and stats ------------------------------------------------------------------------
 
