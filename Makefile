@@ -80,10 +80,11 @@ bench-smoke: setup-test assets browser
 	$(PY) -m bench --size smoke --check --out bench/results/smoke/benchmarks.md
 
 # Fuzzing (docs/reliability.md). `make test` runs a bounded, repeatable pass; this one explores with fresh
-# random seeds and every schemathesis phase. FUZZ_EXAMPLES=N sets the cases per operation (default 200).
+# random seeds, every schemathesis phase and the websocket fuzzer. FUZZ_EXAMPLES=N: cases per operation.
 fuzz: setup-test assets
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} FUZZ_RANDOM=1 FUZZ_PHASES=examples,coverage,fuzzing,stateful \
-	  $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz_api.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} FUZZ_WS_EXAMPLES=$${FUZZ_WS_EXAMPLES:-5000} FUZZ_RANDOM=1 \
+	  FUZZ_PHASES=examples,coverage,fuzzing,stateful \
+	  $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz_api.py tests/test_fuzz_signaling.py
 
 lint: setup-test
 	$(PY) -m pip install -q -e '.[test,dev]'
