@@ -146,7 +146,7 @@ def classify(text: str) -> Frame:
         value = json.loads(text)
     except ValueError:
         return Frame(text)
-    maybe = isinstance(value, dict) and value.get("type") in CLIENT_TYPES
+    maybe = isinstance(value, dict) and isinstance(value.get("type"), str) and value["type"] in CLIENT_TYPES
     return Frame(text, invalid=not maybe)
 
 
