@@ -3,15 +3,20 @@ a request without a valid token, so a route added later cannot slip through ungu
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 
+import httpx
 import pytest
 from starlette.routing import Mount, Route, WebSocketRoute
+from websockets.exceptions import InvalidStatus
 
 from frontdesk.auth import PUBLIC_PATHS, is_public, token_is_valid
 
-from conftest import LiveServer
+from api_support import FACE_DIM, TEXT_DIM, add_faces, add_memories, ok, vector
+from conftest import TOKEN, LiveServer
+from signaling_client import open_peer, streamer, viewer
 
 
 def concrete(path: str) -> str:
@@ -50,15 +55,96 @@ async def test_only_pages_health_docs_and_signaling_are_public(server: LiveServe
             assert route.path == "/api/signaling", "a websocket route other than signaling must be reviewed"
 
 
-async def test_public_routes_reveal_no_customer_data(server: LiveServer) -> None:
+async def seed_customer_data(http: httpx.AsyncClient) -> list[str]:
+    """A customer with everything we keep about people, through the API; the distinctive strings stored."""
+    kinds = ("crm", "name", "notes", "nugget", "staff", "visit", "said", "tip")
+    marks = [f"{kind}-{uuid.uuid4().hex[:12]}" for kind in kinds]
+    crm, name, notes, nugget, staff_name, visit_key, said, tip = marks
+    c = ok(await http.post("/customers", json={"external_id": crm, "display_name": name, "notes": notes,
+                                               "consent_for_biometrics": True}), 201)
+    ok(await add_faces(http, c["id"], vector(FACE_DIM, 1)))
+    ok(await add_memories(http, c["id"], (nugget, vector(TEXT_DIM, 1))))
+    staff = ok(await http.post("/employees", json={"external_id": staff_name, "display_name": staff_name}), 201)
+    visit = ok(await http.post("/sessions", json={"employee_id": staff["id"], "session_key": visit_key,
+                                                  "customer_id": c["id"]}), 201)
+    ok(await http.post(f"/sessions/{visit['id']}/transcript", json={"chunks": [{"chunk_index": 0, "content": said}]}))
+    ok(await http.post(f"/sessions/{visit['id']}/coaching-notes", json={"content": tip}), 201)
+    return [*marks, c["id"], staff["id"], visit["id"]]
+
+
+async def test_public_routes_reveal_no_customer_data(server: LiveServer, client: httpx.AsyncClient) -> None:
+    stored = await seed_customer_data(client)
+    context = (await client.get(f"/customers/{stored[-3]}/context")).text
+    assert all(mark in context for mark in stored[1:4])  # the data is there, for a token holder
     async with server.client(token=None) as http:
-        for method, template, path in http_endpoints(server):
-            if is_public(path) and method == "GET":
-                response = await http.get(path)
-                assert response.status_code < 500, template
-                for word in ("external_id", "display_name", "embedding\":", "nugget"):
-                    if template != "/openapi.json":  # the schema names fields but holds no data
-                        assert word not in response.text, (template, word)
+        public = [path for method, _, path in http_endpoints(server) if is_public(path) and method == "GET"]
+        for path in [*public, "/static/js/signaling.js", "/static/css/app.css", "/no-such-page"]:
+            response = await http.get(path, params={"q": stored[0]} if path == "/" else None)
+            assert response.status_code < 500, path
+            for mark in stored:
+                assert mark not in response.text, (path, mark)
+            for word in ("external_id", "display_name", "embedding\":", "nugget"):
+                if path != "/openapi.json":  # the schema names fields but holds no data
+                    assert word not in response.text, (path, word)
+
+
+async def test_api_tokens_never_reach_the_logs(server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+    """Requests with the right token, a wrong one and a malformed header, answered 2xx, 4xx and 401: no log
+    line (ours, uvicorn's, its access log) holds a token. The real process's output is checked too, by
+    test_faults (LOG_LEVEL=debug)."""
+    wrong = "wrong-token-" + uuid.uuid4().hex
+    for name in ("", "frontdesk", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    uvicorn_loggers = [logging.getLogger(name) for name in ("uvicorn", "uvicorn.access", "uvicorn.error")]
+    for logger in uvicorn_loggers:  # uvicorn's own config may stop its records before the root logger
+        logger.addHandler(caplog.handler)
+    try:
+        for token in (TOKEN, wrong, f"{TOKEN} {wrong}"):
+            async with server.client(token=token) as http:
+                await http.get("/customers")
+                await http.post("/customers", json={"external_id": token, "display_name": "x"})
+                await http.get("/customers/not-a-uuid")
+                await http.post("/search/face", content=b"{")
+                await http.get("/metrics")
+                await http.get("/api/signaling/stats")
+        async with server.client(token=None) as http:
+            await http.get("/customers", headers={"Authorization": f"Basic {TOKEN}"})
+    finally:
+        for logger in uvicorn_loggers:
+            logger.removeHandler(caplog.handler)
+    assert "GET /customers" in caplog.text  # the access log was captured
+    assert TOKEN not in caplog.text and wrong not in caplog.text
+
+
+async def test_the_signaling_socket_refuses_other_origins_by_default(server: LiveServer) -> None:
+    """With no CORS_ORIGINS only the page's own origin (what the Host header names) may open the socket."""
+    host = server.ws_url.removeprefix("ws://")
+    port = int(host.rsplit(":", 1)[1])
+    for origin in ("https://evil.example", "null", f"http://127.0.0.1:{port + 1}", f"https://127.0.0.1:{port}x",
+                   f"http://127.0.0.1:{port}.evil.example", f"file://{host}", f"ws://{host}"):
+        with pytest.raises(InvalidStatus) as refused:
+            await open_peer(server.ws_url, origin=origin)
+        assert refused.value.response.status_code == 403, origin
+    for origin in (f"http://{host}", f"https://{host}", None):  # a browser on the page, or no browser at all
+        peer = await open_peer(server.ws_url, origin=origin)
+        await peer.is_alive()
+        await peer.close()
+
+
+async def test_a_camera_key_is_random_and_opens_only_its_own_room(server: LiveServer) -> None:
+    viewers = [await viewer(server.ws_url) for _ in range(20)]
+    keys = {v.joined["key"] for v in viewers}
+    assert len(keys) == 20 and all(re.fullmatch(r"[A-Za-z0-9_-]{22,}", key) for key in keys)  # >= 128 bits
+    a, b = viewers[0], viewers[1]
+    intruder = await open_peer(server.ws_url)
+    await intruder.send(type="join", role="streamer", room=b.room, key=a.joined["key"])
+    assert [f["code"] for f in await intruder.expect_close(4401)] == ["unauthorized"]
+    resumer = await open_peer(server.ws_url)  # a resume token is no key to another room either
+    await resumer.send(type="join", role="viewer", token=TOKEN, room=b.room, resume=a.joined["resume_token"])
+    frames = await resumer.recv()
+    assert frames["type"] == "error" or frames.get("peer_id") != a.id, frames
+    phone = await streamer(server.ws_url, b.room, b.joined["key"])  # b's own key still works
+    assert phone.room == b.room
 
 
 @pytest.mark.parametrize(
