@@ -57,14 +57,25 @@ class Arena:
         sdp = f"v=0 witness {self.relays}"
         await phone.send(type="offer", to=first.id, sdp=sdp)
         assert (await first.expect("offer")) == {"type": "offer", "from": phone.id, "sdp": sdp}
+        await first.is_alive()  # the viewer only receives: its pings keep it past the liveness timeout
 
 
 async def drain(peer: Peer) -> None:
+    """Read everything, and ping now and then as a browser does, so a long run outlives the ping timeout."""
+
+    async def keepalive() -> None:
+        while True:
+            await asyncio.sleep(5)
+            await peer.send(type="ping")
+
+    pinging = asyncio.create_task(keepalive())
     try:
         while True:
             await peer.ws.recv()
     except ConnectionClosed:
         pass
+    finally:
+        pinging.cancel()
 
 
 @pytest.fixture

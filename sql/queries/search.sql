@@ -29,10 +29,14 @@ ORDER BY b.distance, c.id
 LIMIT %(limit)s;
 
 -- name: search_memories
--- Nearest memories over all customers (HNSW; iterative scan on, re-sorted).
+-- Nearest memories over all customers (HNSW; iterative scan on, re-sorted). An opted-out customer's rows are
+-- erased, and filtered here too (part of the scan, as for faces), so that one written behind the API's back
+-- can never be found.
 WITH nearest AS MATERIALIZED (
     SELECT m.*, m.embedding <=> %(embedding)b AS distance
     FROM customer_memory m
+    JOIN customers c ON c.id = m.customer_id
+    WHERE c.opted_out_at IS NULL
     ORDER BY m.embedding <=> %(embedding)b
     LIMIT %(limit)s
 )
@@ -56,6 +60,6 @@ SELECT n.distance, n.id, n.customer_id, n.nugget, n.model_name, n.source_session
        n.created_at, c.external_id, c.display_name
 FROM mine n
 JOIN customers c ON c.id = n.customer_id
-WHERE %(max_distance)s::float8 IS NULL OR n.distance <= %(max_distance)s
+WHERE c.opted_out_at IS NULL AND (%(max_distance)s::float8 IS NULL OR n.distance <= %(max_distance)s)
 ORDER BY n.distance, n.id
 LIMIT %(limit)s;
