@@ -186,17 +186,23 @@ async def _read(ws: ClientConnection, room: Room | None, phase: Callable[[], Pha
 
 
 async def _keepalive(rooms: list[Room], frame: str, stop: asyncio.Event) -> None:
+    """Each socket sends `frame` every KEEPALIVE_SECONDS, spread evenly over that interval (as real clients'
+    timers are), not in one burst that the relayed messages would queue behind."""
+    sockets = [ws for room in rooms for ws in (room.streamer, room.viewer)]
+    ticks = 50
+    per_tick = -(-len(sockets) // ticks)
+    position = 0
     while not stop.is_set():
         try:
-            await asyncio.wait_for(stop.wait(), KEEPALIVE_SECONDS)
+            await asyncio.wait_for(stop.wait(), KEEPALIVE_SECONDS / ticks)
         except TimeoutError:
             pass
-        for room in rooms:
-            for ws in (room.streamer, room.viewer):
-                try:
-                    await ws.send(frame)
-                except ConnectionClosed:
-                    pass
+        for ws in sockets[position:position + per_tick]:
+            try:
+                await ws.send(frame)
+            except ConnectionClosed:
+                pass
+        position = (position + per_tick) % max(1, len(sockets))
 
 
 async def _steady(rooms: list[Room], parts: tuple[str, str], rate: float, seconds: float, phase: Phase) -> None:

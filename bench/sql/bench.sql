@@ -61,3 +61,8 @@ TRUNCATE customer_memory;
 -- For this transaction: make the planner take the HNSW index for a filtered query (it would otherwise
 -- often pick the customer_id btree and a sort, which is the product's exact plan).
 SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true);
+
+-- name: no_seqscan
+-- The proposed fix for the unfiltered memory search (see docs/benchmarks.md): vectors stored out of line
+-- make the planner price a sequential scan far below its cost, so it skips the HNSW index.
+SELECT set_config('enable_seqscan', 'off', true);
