@@ -6,7 +6,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 ASSETS := static/vendor/.installed
 
-.PHONY: assets run test migrate demo token setup setup-test browser bench bench-smoke fuzz lint clean
+.PHONY: assets run test migrate demo token setup setup-test browser bench bench-smoke fuzz load lint clean
 
 run: setup assets ## set up and serve the app (embedded Postgres when DATABASE_URL is unset)
 	$(PY) -m frontdesk serve
@@ -85,6 +85,11 @@ fuzz: setup-test assets
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} FUZZ_WS_EXAMPLES=$${FUZZ_WS_EXAMPLES:-5000} FUZZ_RANDOM=1 \
 	  FUZZ_PHASES=examples,coverage,fuzzing,stateful \
 	  $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz_api.py tests/test_fuzz_signaling.py
+
+# Loopback load (bench/load.py, docs/reliability.md): 200 API clients and 200 signaling rooms for 60 s, then
+# rows counted; fails on any 5xx, lost write or lost relay. LOAD_ARGS="--seconds 10" etc. to change it.
+load: setup-test
+	$(PY) -m bench.load --check $(LOAD_ARGS)
 
 lint: setup-test
 	$(PY) -m pip install -q -e '.[test,dev]'
