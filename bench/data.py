@@ -60,8 +60,8 @@ def faces(identities: int, samples: int = 5, dim: int = 512, seed: int = 7, unco
     vectors = np.empty((identities * samples, dim), dtype=np.float32)
     chunk = 20_000  # rows at a time: 1M x 512 float64 noise at once would be 4 GB
     for start in range(0, len(owner), chunk):
-        rows = owner[start:start + chunk]
-        vectors[start:start + chunk] = unit(centres[rows] + gaussian(rng, len(rows), dim, SAMPLE_NOISE))
+        rows = owner[start : start + chunk]
+        vectors[start : start + chunk] = unit(centres[rows] + gaussian(rng, len(rows), dim, SAMPLE_NOISE))
     consented = rng.random(identities) >= unconsented
     ids = [uuid.UUID(int=int(x), version=4) for x in rng.integers(0, 2**63, identities, dtype=np.int64)]
     return Faces(ids, consented, owner.astype(np.int64), vectors, centres)
@@ -92,7 +92,7 @@ def memories(customers: int, per_customer: int, dim: int = 1536, seed: int = 11)
     for start in range(0, len(owner), chunk):
         n = min(chunk, len(owner) - start)
         topic = rng.integers(0, MEMORY_TOPICS, n)
-        vectors[start:start + n] = unit(topics[topic] + gaussian(rng, n, dim, MEMORY_NOISE))
+        vectors[start : start + n] = unit(topics[topic] + gaussian(rng, n, dim, MEMORY_NOISE))
     ids = [uuid.UUID(int=int(x), version=4) for x in rng.integers(0, 2**63, customers, dtype=np.int64)]
     return Memories(ids, owner.astype(np.int64), vectors, topics)
 
@@ -101,10 +101,10 @@ def exact_top(vectors: Array, queries: Array, k: int) -> npt.NDArray[np.int64]:
     """Row indexes of the k nearest rows by cosine distance (rows and queries are unit vectors), per query."""
     out = np.empty((len(queries), k), dtype=np.int64)
     for start in range(0, len(queries), 64):
-        sims = queries[start:start + 64] @ vectors.T
+        sims = queries[start : start + 64] @ vectors.T
         part = np.argpartition(-sims, min(k, sims.shape[1] - 1), axis=1)[:, :k]
         order = np.take_along_axis(sims, part, axis=1).argsort(axis=1)[:, ::-1]
-        out[start:start + 64] = np.take_along_axis(part, order, axis=1)
+        out[start : start + 64] = np.take_along_axis(part, order, axis=1)
     return out
 
 

@@ -63,8 +63,11 @@ def build_index(url: str, m: int, ef_construction: int) -> float:
         conn.execute(BENCH["build_memory"])
         conn.execute(BENCH["drop_face_index_ddl"])
         started = time.perf_counter()
-        conn.execute(sql.SQL(BENCH["create_face_index_ddl"]).format(  # type: ignore[arg-type]
-            m=sql.Literal(m), ef_construction=sql.Literal(ef_construction)))
+        conn.execute(
+            sql.SQL(BENCH["create_face_index_ddl"]).format(  # type: ignore[arg-type]
+                m=sql.Literal(m), ef_construction=sql.Literal(ef_construction)
+            )
+        )
         seconds = time.perf_counter() - started
         conn.execute(BENCH["analyze"])
     return seconds
@@ -89,8 +92,11 @@ def score(found: dict[int, list[int]], identities: np.ndarray, exact: list[list[
     items = sorted(found)
     acc = [bool(found[i]) and found[i][0] == identities[i] for i in items]
     recall = [len(set(found[i]) & set(exact[i])) / LIMIT for i in items]
-    return {"queries_scored": len(items), "accuracy_at_1": round(float(np.mean(acc)), 4),
-            "recall_at_10": round(float(np.mean(recall)), 4)}
+    return {
+        "queries_scored": len(items),
+        "accuracy_at_1": round(float(np.mean(acc)), 4),
+        "recall_at_10": round(float(np.mean(recall)), 4),
+    }
 
 
 class SqlSearcher:
@@ -121,8 +127,10 @@ class SqlSearcher:
                 await conn.execute(BENCH["exact_scan"])
             if self.ef is not None:
                 await conn.execute(BENCH["set_ef_search"], {"ef_search": str(self.ef)})
-            cur = await conn.execute(QUERIES["search_faces"], {
-                "embedding": vector, "max_distance": MAX_DISTANCE, "limit": LIMIT, "candidates": LIMIT * 10})
+            cur = await conn.execute(
+                QUERIES["search_faces"],
+                {"embedding": vector, "max_distance": MAX_DISTANCE, "limit": LIMIT, "candidates": LIMIT * 10},
+            )
             rows = await cur.fetchall()
         self.found[item] = [self.person_of[row[2]] for row in rows]
 
@@ -133,8 +141,10 @@ class HttpSearcher:
     def __init__(self, app: services.App, person_of: dict[uuid.UUID, int], vectors: np.ndarray) -> None:
         self.app, self.person_of = app, person_of
         self.conns: list[HttpConnection] = []
-        self.bodies = [msgspec.json.encode({"embedding": data.json_floats(v), "limit": LIMIT,
-                                            "max_distance": MAX_DISTANCE}) for v in vectors]
+        self.bodies = [
+            msgspec.json.encode({"embedding": data.json_floats(v), "limit": LIMIT, "max_distance": MAX_DISTANCE})
+            for v in vectors
+        ]
         self.requests: list[bytes] = []
         self.raw: dict[int, bytes] = {}
 
@@ -155,18 +165,28 @@ class HttpSearcher:
 
     @property
     def found(self) -> dict[int, list[int]]:
-        return {item: [self.person_of[uuid.UUID(m["customer"]["id"])] for m in msgspec.json.decode(body)["matches"]]
-                for item, body in self.raw.items()}
+        return {
+            item: [self.person_of[uuid.UUID(m["customer"]["id"])] for m in msgspec.json.decode(body)["matches"]]
+            for item, body in self.raw.items()
+        }
 
 
-async def measure(searcher: Any, vectors: np.ndarray, concurrency: int, max_count: int, max_seconds: float,
-                  min_count: int) -> dict[str, Any]:
+async def measure(
+    searcher: Any, vectors: np.ndarray, concurrency: int, max_count: int, max_seconds: float, min_count: int
+) -> dict[str, Any]:
     return (await compare({"one": (searcher, max_seconds)}, vectors, concurrency, max_count, min_count, 1))["one"]
 
 
-async def compare(searchers: dict[str, tuple[Any, float]], vectors: np.ndarray, concurrency: int, count: int,
-                  min_count: int, rounds: int = ROUNDS, pg: services.Postgres | None = None,
-                  app: services.App | None = None) -> dict[str, dict[str, Any]]:
+async def compare(
+    searchers: dict[str, tuple[Any, float]],
+    vectors: np.ndarray,
+    concurrency: int,
+    count: int,
+    min_count: int,
+    rounds: int = ROUNDS,
+    pg: services.Postgres | None = None,
+    app: services.App | None = None,
+) -> dict[str, dict[str, Any]]:
     """Each searcher runs `rounds` times in turn (A B C A B C ...), each round on the next slice of the
     queries, so a burst of load from elsewhere on the machine falls on all of them alike."""
     for searcher, _ in searchers.values():
@@ -178,14 +198,22 @@ async def compare(searchers: dict[str, tuple[Any, float]], vectors: np.ndarray, 
         for round_ in range(rounds):
             offset = round_ * per_round
             for name, (searcher, max_seconds) in searchers.items():
+
                 async def call(worker: int, item: int, searcher: Any = searcher, offset: int = offset) -> None:
                     index = (item + offset) % len(vectors)
                     await searcher(worker, index, vectors[index])
 
                 before = _cpu(pg, app)
-                runs[name].append(await closed_loop(
-                    call, concurrency=concurrency, items=len(vectors), max_count=per_round,
-                    max_seconds=max_seconds / rounds, min_count=max(1, min_count // rounds)))
+                runs[name].append(
+                    await closed_loop(
+                        call,
+                        concurrency=concurrency,
+                        items=len(vectors),
+                        max_count=per_round,
+                        max_seconds=max_seconds / rounds,
+                        min_count=max(1, min_count // rounds),
+                    )
+                )
                 after = _cpu(pg, app)
                 for part in cpu[name]:
                     cpu[name][part] += after[part] - before[part]
@@ -195,8 +223,14 @@ async def compare(searchers: dict[str, tuple[Any, float]], vectors: np.ndarray, 
     out = {}
     for name, parts in runs.items():
         run = merge(parts)
-        out[name] = {**run.summary(), **{f"{part}_cpu_ms_per_query": round(1000 * used / max(1, run.count), 3)
-                                         for part, used in cpu[name].items() if pg is not None}}
+        out[name] = {
+            **run.summary(),
+            **{
+                f"{part}_cpu_ms_per_query": round(1000 * used / max(1, run.count), 3)
+                for part, used in cpu[name].items()
+                if pg is not None
+            },
+        }
     return out
 
 
@@ -205,8 +239,9 @@ def _cpu(pg: services.Postgres | None, app: services.App | None) -> dict[str, fl
     return {"app": app.process.cpu_seconds() if app else 0.0, "postgres": pg.cpu_seconds() if pg else 0.0}
 
 
-async def bench_size(pg: services.Postgres, rows: int, size: FaceSize, logs: Path, sweep_builds: bool,
-                     progress: Any) -> dict[str, Any]:
+async def bench_size(
+    pg: services.Postgres, rows: int, size: FaceSize, logs: Path, sweep_builds: bool, progress: Any
+) -> dict[str, Any]:
     identities = max(rows // 5, 2)
     faces = data.faces(identities)
     identity_ids, vectors = faces.queries(size.queries, seed=rows)
@@ -227,8 +262,16 @@ async def bench_size(pg: services.Postgres, rows: int, size: FaceSize, logs: Pat
             for ef in size.ef_search:
                 searcher = SqlSearcher(url, person_of, ef=ef)
                 run = await measure(searcher, vectors, 1, n, size.max_seconds, min(n, 20))
-                sweep.append({"m": m, "ef_construction": efc, "build_seconds": round(seconds, 2), "ef_search": ef,
-                              **run, **score(searcher.found, identity_ids, exact)})
+                sweep.append(
+                    {
+                        "m": m,
+                        "ef_construction": efc,
+                        "build_seconds": round(seconds, 2),
+                        "ef_search": ef,
+                        **run,
+                        **score(searcher.found, identity_ids, exact),
+                    }
+                )
         result["sweep"] = sweep
 
         methods: dict[str, list[dict[str, Any]]] = {"floor": [], "product": [], "exact": []}
@@ -245,14 +288,19 @@ async def bench_size(pg: services.Postgres, rows: int, size: FaceSize, logs: Pat
                 for method, (searcher, _) in searchers.items():
                     run_ = runs[method]
                     methods[method].append({**run_, **score(searcher.found, identity_ids, exact)})
-                    progress(f"faces {rows}: {method} c={concurrency}: p50 {run_['p50_ms']:.2f} ms, "
-                             f"{run_['qps']:.0f} q/s")
+                    progress(
+                        f"faces {rows}: {method} c={concurrency}: p50 {run_['p50_ms']:.2f} ms, {run_['qps']:.0f} q/s"
+                    )
         result["methods"] = methods
         exact_acc = methods["exact"][0]["accuracy_at_1"]
         result["ratios"] = {
-            "api_overhead_p50": [round(p["p50_ms"] / f["p50_ms"], 2) for p, f in zip(methods["product"], methods["floor"])],
+            "api_overhead_p50": [
+                round(p["p50_ms"] / f["p50_ms"], 2) for p, f in zip(methods["product"], methods["floor"], strict=False)
+            ],
             "accuracy_vs_exact": round(methods["product"][0]["accuracy_at_1"] / exact_acc, 4) if exact_acc else None,
-            "exact_over_product_p50": [round(e["p50_ms"] / p["p50_ms"], 1) for e, p in zip(methods["exact"], methods["product"])],
+            "exact_over_product_p50": [
+                round(e["p50_ms"] / p["p50_ms"], 1) for e, p in zip(methods["exact"], methods["product"], strict=False)
+            ],
         }
     finally:
         pg.drop(name)
@@ -263,5 +311,9 @@ async def run(pg: services.Postgres, size: FaceSize, logs: Path, progress: Any) 
     results = []
     for index, rows in enumerate(size.rows):
         results.append(await bench_size(pg, rows, size, logs, sweep_builds=index == 0, progress=progress))
-    return {"sizes": results, "limit": LIMIT, "product_ef_search": PRODUCT_EF_SEARCH,
-            "concurrency": list(size.concurrency)}
+    return {
+        "sizes": results,
+        "limit": LIMIT,
+        "product_ef_search": PRODUCT_EF_SEARCH,
+        "concurrency": list(size.concurrency),
+    }

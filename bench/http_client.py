@@ -8,6 +8,7 @@ It understands exactly what the app sends (Content-Length, no chunking) and fail
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 
 class HttpConnection:
@@ -23,10 +24,8 @@ class HttpConnection:
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await self._writer.wait_closed()
-            except OSError:
-                pass
 
     def request_bytes(self, method: str, path: str, body: bytes = b"") -> bytes:
         head = (

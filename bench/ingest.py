@@ -57,8 +57,15 @@ async def copy_floor(url: str, memories: data.Memories, concurrency: int, index:
             async with conn.cursor() as cur, cur.copy(BENCH["copy_memories"]) as copy:
                 copy.set_types(["uuid", "text", "text", "vector", "text"])
                 for row in rows:
-                    await copy.write_row((memories.customer_ids[memories.owner[row]], NUGGET.format(i=row),
-                                          "text-embedding-3-small", memories.vectors[row], None))
+                    await copy.write_row(
+                        (
+                            memories.customer_ids[memories.owner[row]],
+                            NUGGET.format(i=row),
+                            "text-embedding-3-small",
+                            memories.vectors[row],
+                            None,
+                        )
+                    )
 
     started = time.perf_counter()
     await asyncio.gather(*(stream(rows) for rows in slices))
@@ -66,22 +73,38 @@ async def copy_floor(url: str, memories: data.Memories, concurrency: int, index:
     rows = count(url)
     if not index:
         with services.connect(url, autocommit=True) as conn:
-            conn.execute(sql.SQL(BENCH["create_memory_index_ddl"]).format(  # type: ignore[arg-type]
-                m=sql.Literal(16), ef_construction=sql.Literal(64)))
+            conn.execute(
+                sql.SQL(BENCH["create_memory_index_ddl"]).format(  # type: ignore[arg-type]
+                    m=sql.Literal(16), ef_construction=sql.Literal(64)
+                )
+            )
     label = "binary COPY (floor)" if index else "binary COPY, HNSW index dropped (bulk path, not the floor)"
-    return {"method": label, "concurrency": concurrency, "requests": concurrency, "rows": rows,
-            "seconds": round(seconds, 3), "rows_per_s": round(rows / seconds, 1)}
+    return {
+        "method": label,
+        "concurrency": concurrency,
+        "requests": concurrency,
+        "rows": rows,
+        "seconds": round(seconds, 3),
+        "rows_per_s": round(rows / seconds, 1),
+    }
 
 
-async def through_api(url: str, app: services.App, memories: data.Memories, batch: int, concurrency: int,
-                      max_seconds: float) -> dict[str, Any]:
+async def through_api(
+    url: str, app: services.App, memories: data.Memories, batch: int, concurrency: int, max_seconds: float
+) -> dict[str, Any]:
     truncate(url)
     bodies: list[tuple[str, bytes]] = []
     for start in range(0, len(memories.owner), batch):
         rows = range(start, min(start + batch, len(memories.owner)))
         owner = memories.customer_ids[memories.owner[start]]
-        items = [{"nugget": NUGGET.format(i=r), "embedding": data.json_floats(memories.vectors[r]),
-                  "model_name": "text-embedding-3-small"} for r in rows]
+        items = [
+            {
+                "nugget": NUGGET.format(i=r),
+                "embedding": data.json_floats(memories.vectors[r]),
+                "model_name": "text-embedding-3-small",
+            }
+            for r in rows
+        ]
         bodies.append((f"/customers/{owner}/memories", msgspec.json.encode({"items": items})))
     conns = [await HttpConnection("127.0.0.1", app.port, services.TOKEN).open() for _ in range(concurrency)]
     requests = [conns[0].request_bytes("POST", path, body) for path, body in bodies]
@@ -92,17 +115,30 @@ async def through_api(url: str, app: services.App, memories: data.Memories, batc
             raise RuntimeError(f"POST memories answered {status}: {body[:300]!r}")
 
     try:
-        run = await closed_loop(call, concurrency=concurrency, items=len(requests), max_count=len(requests),
-                                max_seconds=max_seconds, min_count=min(len(requests), 2 * concurrency))
+        run = await closed_loop(
+            call,
+            concurrency=concurrency,
+            items=len(requests),
+            max_count=len(requests),
+            max_seconds=max_seconds,
+            min_count=min(len(requests), 2 * concurrency),
+        )
     finally:
         for conn in conns:
             await conn.close()
     rows = count(url)
     summary = run.summary()
     label = f"POST batch of {batch}" if batch > 1 else "POST one row per request"
-    return {"method": label, "concurrency": concurrency, "requests": run.count, "rows": rows,
-            "seconds": summary["seconds"], "rows_per_s": round(rows / run.seconds, 1),
-            "request_p50_ms": summary["p50_ms"], "request_p99_ms": summary["p99_ms"]}
+    return {
+        "method": label,
+        "concurrency": concurrency,
+        "requests": run.count,
+        "rows": rows,
+        "seconds": summary["seconds"],
+        "rows_per_s": round(rows / run.seconds, 1),
+        "request_p50_ms": summary["p50_ms"],
+        "request_p99_ms": summary["p99_ms"],
+    }
 
 
 def memories_for(rows: int) -> data.Memories:
@@ -138,14 +174,23 @@ async def run(pg: services.Postgres, size: IngestSize, logs: Path, progress: Any
         pg.drop(name)
 
     def rate(prefix: str, concurrency: int) -> float:
-        return next(r["rows_per_s"] for r in results if r["method"].startswith(prefix) and r["concurrency"] == concurrency)
+        return next(
+            r["rows_per_s"] for r in results if r["method"].startswith(prefix) and r["concurrency"] == concurrency
+        )
 
     ratios = {
-        f"c{c}": {"batch_over_copy": round(rate("POST batch", c) / rate("binary COPY (floor)", c), 3),
-                  "single_over_copy": round(rate("POST one", c) / rate("binary COPY (floor)", c), 3),
-                  "batch_over_single": round(rate("POST batch", c) / rate("POST one", c), 1)}
+        f"c{c}": {
+            "batch_over_copy": round(rate("POST batch", c) / rate("binary COPY (floor)", c), 3),
+            "single_over_copy": round(rate("POST one", c) / rate("binary COPY (floor)", c), 3),
+            "batch_over_single": round(rate("POST batch", c) / rate("POST one", c), 1),
+        }
         for c in size.concurrency
     }
-    return {"rows": len(memories.owner), "batch": size.batch, "concurrency": list(size.concurrency),
-            "methods": results, "ratios": ratios,
-            "worst_batch_over_copy": min(r["batch_over_copy"] for r in ratios.values())}
+    return {
+        "rows": len(memories.owner),
+        "batch": size.batch,
+        "concurrency": list(size.concurrency),
+        "methods": results,
+        "ratios": ratios,
+        "worst_batch_over_copy": min(r["batch_over_copy"] for r in ratios.values()),
+    }

@@ -43,8 +43,13 @@ FACE_DIM, TEXT_DIM = services.FACE_DIM, services.TEXT_DIM
 FACES_PER_BATCH, MEMORIES_PER_BATCH, CHUNKS_PER_BATCH = 5, 3, 4
 # The mix, by weight: writes of every kind (a face batch is the biometric write), and the reads staff do.
 MIX = {
-    "face batch": 20, "memory batch": 10, "preference batch": 5, "transcript batch": 10,
-    "face search": 25, "memory search": 15, "context": 15,
+    "face batch": 20,
+    "memory batch": 10,
+    "preference batch": 5,
+    "transcript batch": 10,
+    "face search": 25,
+    "memory search": 15,
+    "context": 15,
 }
 WRITES = ("face batch", "memory batch", "preference batch", "transcript batch")
 RELAY_TIMEOUT = 10.0  # a relayed frame that takes longer than this counts as lost
@@ -93,11 +98,19 @@ class Load:
     async def setup_client(self, n: int) -> Client:
         http = await HttpConnection(self.host, self.port, self.token).open()
         tag = uuid.uuid4().hex[:8]
-        customer = await self._json(http, "POST", "/customers", {
-            "external_id": f"load-{n}-{tag}", "display_name": f"Load {n}", "consent_for_biometrics": True})
+        customer = await self._json(
+            http,
+            "POST",
+            "/customers",
+            {"external_id": f"load-{n}-{tag}", "display_name": f"Load {n}", "consent_for_biometrics": True},
+        )
         staff = await self._json(http, "POST", "/employees", {"external_id": f"staff-{n}-{tag}", "display_name": "S"})
-        visit = await self._json(http, "POST", "/sessions", {
-            "employee_id": staff["id"], "session_key": f"visit-{n}-{tag}", "customer_id": customer["id"]})
+        visit = await self._json(
+            http,
+            "POST",
+            "/sessions",
+            {"employee_id": staff["id"], "session_key": f"visit-{n}-{tag}", "customer_id": customer["id"]},
+        )
         return Client(http, customer["id"], visit["id"], n)
 
     async def _json(self, http: HttpConnection, method: str, path: str, body: object) -> Any:
@@ -111,20 +124,30 @@ class Load:
         key = f"c{client.n}-{next(client.serial)}"
         face, text = self.rng.choice(self.faces), self.rng.choice(self.texts)
         if op == "face batch":
-            items = b",".join(b'{"embedding":%s,"model_name":"m","idempotency_hash":"%s-%d"}'
-                              % (self.rng.choice(self.faces), key.encode(), i) for i in range(FACES_PER_BATCH))
+            items = b",".join(
+                b'{"embedding":%s,"model_name":"m","idempotency_hash":"%s-%d"}'
+                % (self.rng.choice(self.faces), key.encode(), i)
+                for i in range(FACES_PER_BATCH)
+            )
             return "POST", f"/customers/{client.customer_id}/faces", b'{"items":[%s]}' % items
         if op == "memory batch":
-            items = b",".join(b'{"nugget":"note %s %d","embedding":%s,"model_name":"m"}'
-                              % (key.encode(), i, self.rng.choice(self.texts)) for i in range(MEMORIES_PER_BATCH))
+            items = b",".join(
+                b'{"nugget":"note %s %d","embedding":%s,"model_name":"m"}'
+                % (key.encode(), i, self.rng.choice(self.texts))
+                for i in range(MEMORIES_PER_BATCH)
+            )
             return "POST", f"/customers/{client.customer_id}/memories", b'{"items":[%s]}' % items
         if op == "preference batch":
-            return ("POST", f"/customers/{client.customer_id}/preferences",
-                    b'{"items":[{"kind":"drink","value":"tea %s"}]}' % key.encode())
+            return (
+                "POST",
+                f"/customers/{client.customer_id}/preferences",
+                b'{"items":[{"kind":"drink","value":"tea %s"}]}' % key.encode(),
+            )
         if op == "transcript batch":
             first = next(client.serial) * CHUNKS_PER_BATCH
-            chunks = b",".join(b'{"chunk_index":%d,"content":"words %d"}' % (first + i, first + i)
-                               for i in range(CHUNKS_PER_BATCH))
+            chunks = b",".join(
+                b'{"chunk_index":%d,"content":"words %d"}' % (first + i, first + i) for i in range(CHUNKS_PER_BATCH)
+            )
             return "POST", f"/sessions/{client.session_id}/transcript", b'{"chunks":[%s]}' % chunks
         if op == "face search":
             return "POST", "/search/face", b'{"embedding":%s,"limit":5}' % face
@@ -212,13 +235,13 @@ async def room_loop(ws_url: str, token: str, tally: Tally, until: float, interva
 # Rows of the load's own customers and sessions (external_id 'load-…', session_key 'visit-…'), per write.
 ROW_COUNTS = {
     "face batch": "SELECT count(*) FROM customer_face_embeddings WHERE customer_id IN"
-                  " (SELECT id FROM customers WHERE external_id LIKE 'load-%')",
+    " (SELECT id FROM customers WHERE external_id LIKE 'load-%')",
     "memory batch": "SELECT count(*) FROM customer_memory WHERE customer_id IN"
-                    " (SELECT id FROM customers WHERE external_id LIKE 'load-%')",
+    " (SELECT id FROM customers WHERE external_id LIKE 'load-%')",
     "preference batch": "SELECT count(*) FROM customer_preferences WHERE customer_id IN"
-                        " (SELECT id FROM customers WHERE external_id LIKE 'load-%')",
+    " (SELECT id FROM customers WHERE external_id LIKE 'load-%')",
     "transcript batch": "SELECT count(*) FROM transcript_chunks WHERE session_id IN"
-                        " (SELECT id FROM sessions WHERE session_key LIKE 'visit-%')",
+    " (SELECT id FROM sessions WHERE session_key LIKE 'visit-%')",
 }
 
 
@@ -253,8 +276,9 @@ async def sample_rss(app: services.App, rss: dict[str, int], midway: float, stop
             await asyncio.wait_for(stop.wait(), 0.5)
 
 
-async def drive(app: services.App, database_url: str, clients: int, rooms: int, seconds: float,
-                room_interval: float, seed: int) -> dict[str, Any]:
+async def drive(
+    app: services.App, database_url: str, clients: int, rooms: int, seconds: float, room_interval: float, seed: int
+) -> dict[str, Any]:
     tally = Tally()
     load = Load(app.base_url, services.TOKEN, tally, seed)
     api = await asyncio.gather(*(load.setup_client(n) for n in range(clients)))
@@ -278,22 +302,33 @@ async def drive(app: services.App, database_url: str, clients: int, rooms: int, 
     await asyncio.sleep(2.0)  # the server lets go of what the connections held
     rss["after"] = app.process.rss()
     rows = await count_rows(database_url)
-    result = report(tally, rows, elapsed, clients, rooms, rss,
-                    server_5xx(metrics.decode()) if metrics_status == 200 else -1)
+    result = report(
+        tally, rows, elapsed, clients, rooms, rss, server_5xx(metrics.decode()) if metrics_status == 200 else -1
+    )
     result["cpu_seconds"] = {"app": round(cpu[0], 1), "load_generator": round(cpu[1], 1)}
     return result
 
 
-def report(tally: Tally, rows: dict[str, int], elapsed: float, clients: int, rooms: int, rss: dict[str, int],
-           server_errors: int) -> dict[str, Any]:
+def report(
+    tally: Tally,
+    rows: dict[str, int],
+    elapsed: float,
+    clients: int,
+    rooms: int,
+    rss: dict[str, int],
+    server_errors: int,
+) -> dict[str, Any]:
     requests = sum(tally.statuses.values())
     by_status: Counter[int] = Counter()
     for (_, status), n in tally.statuses.items():
         by_status[status] += n
     mib = 1024 * 1024
     return {
-        "clients": clients, "rooms": rooms, "seconds": round(elapsed, 1),
-        "requests": requests, "requests_per_second": round(requests / elapsed, 1),
+        "clients": clients,
+        "rooms": rooms,
+        "seconds": round(elapsed, 1),
+        "requests": requests,
+        "requests_per_second": round(requests / elapsed, 1),
         "statuses": {str(k): v for k, v in sorted(by_status.items())},
         "http_5xx": sum(n for s, n in by_status.items() if s >= 500),
         "server_counted_5xx": server_errors,
@@ -303,12 +338,17 @@ def report(tally: Tally, rows: dict[str, int], elapsed: float, clients: int, roo
             for op, lat in sorted(tally.latencies.items())
         },
         "writes": {
-            op: {"rows_acknowledged": tally.created[op], "rows_found": rows[op],
-                 "lost": max(0, tally.created[op] - rows[op]), "unacknowledged_writes": tally.unacknowledged[op]}
+            op: {
+                "rows_acknowledged": tally.created[op],
+                "rows_found": rows[op],
+                "lost": max(0, tally.created[op] - rows[op]),
+                "unacknowledged_writes": tally.unacknowledged[op],
+            }
             for op in WRITES
         },
         "signaling": {
-            "relayed_frames": tally.relays, "round_trips_lost": tally.relays_lost,
+            "relayed_frames": tally.relays,
+            "round_trips_lost": tally.relays_lost,
             "round_trip_p50_ms": round(percentile(tally.relay_ms, 50), 1),
             "round_trip_p99_ms": round(percentile(tally.relay_ms, 99), 1),
             "unexpected_closes": dict(tally.sockets_closed),
@@ -354,8 +394,10 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "| write | rows acknowledged | rows found | lost |",
         "|---|---:|---:|---:|",
-        *(f"| {op} | {w['rows_acknowledged']} | {w['rows_found']} | {w['lost']} |"
-          for op, w in result["writes"].items()),
+        *(
+            f"| {op} | {w['rows_acknowledged']} | {w['rows_found']} | {w['lost']} |"
+            for op, w in result["writes"].items()
+        ),
         "",
         "App RSS (MiB): before {before}, halfway {mid}, at the end {end}, peak {peak}, 2 s after {after}: "
         "growth {growth}, of which {second_half_growth} in the second half.".format(**result["app_rss_mib"]),
@@ -369,8 +411,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=200, help="concurrent API clients (default 200)")
     parser.add_argument("--rooms", type=int, default=200, help="signaling rooms, two sockets each (default 200)")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the load runs (default 60)")
-    parser.add_argument("--room-interval", type=float, default=0.2,
-                        help="pause between a room's round trips, seconds (default 0.2)")
+    parser.add_argument(
+        "--room-interval", type=float, default=0.2, help="pause between a room's round trips, seconds (default 0.2)"
+    )
+    parser.add_argument("--pool", type=int, default=20, help="the app's POOL_MAX_SIZE (default 20)")
     parser.add_argument("--database-url", help="an empty, migrated database to use (default: an embedded one)")
     parser.add_argument("--out", type=Path, help="also write the result as JSON here")
     parser.add_argument("--check", action="store_true", help="exit 1 on any 5xx, lost write or lost relay")
@@ -384,8 +428,7 @@ def main(argv: list[str] | None = None) -> None:
         pg = None if args.database_url else services.Postgres(logs)
         try:
             url = args.database_url or pg.create("load")  # type: ignore[union-attr]
-            # Pool as large as the clients can use; the app's own limits otherwise (rooms: two sockets each).
-            env = {"POOL_MAX_SIZE": "20", "MAX_ROOMS": str(max(1000, args.rooms))}
+            env = {"POOL_MAX_SIZE": str(args.pool), "MAX_ROOMS": str(max(1000, args.rooms))}
             with services.app(url, logs, **env) as app:
                 result = asyncio.run(
                     drive(app, url, args.clients, args.rooms, args.seconds, args.room_interval, args.seed)

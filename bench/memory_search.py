@@ -47,12 +47,22 @@ def load(url: str, memories: data.Memories) -> dict[str, float]:
             with cur.copy(BENCH["copy_memories"]) as copy:
                 copy.set_types(["uuid", "text", "text", "vector", "text"])
                 for row, owner in enumerate(memories.owner):
-                    copy.write_row((memories.customer_ids[owner], f"memory {row}", "text-embedding-3-small",
-                                    memories.vectors[row], None))
+                    copy.write_row(
+                        (
+                            memories.customer_ids[owner],
+                            f"memory {row}",
+                            "text-embedding-3-small",
+                            memories.vectors[row],
+                            None,
+                        )
+                    )
         loaded = time.perf_counter()
         conn.execute(BENCH["build_memory"])
-        conn.execute(sql.SQL(BENCH["create_memory_index_ddl"]).format(  # type: ignore[arg-type]
-            m=sql.Literal(16), ef_construction=sql.Literal(64)))
+        conn.execute(
+            sql.SQL(BENCH["create_memory_index_ddl"]).format(  # type: ignore[arg-type]
+                m=sql.Literal(16), ef_construction=sql.Literal(64)
+            )
+        )
         conn.execute(BENCH["analyze"])
     return {"copy_seconds": round(loaded - started, 2), "index_seconds": round(time.perf_counter() - loaded, 2)}
 
@@ -113,7 +123,7 @@ class Http:
 
     async def open(self) -> None:
         self.conn = await HttpConnection("127.0.0.1", self.app.port, services.TOKEN).open()
-        self.requests = [self.conn.request_bytes("POST", p, b) for p, b in zip(self.paths, self.bodies)]
+        self.requests = [self.conn.request_bytes("POST", p, b) for p, b in zip(self.paths, self.bodies, strict=False)]
 
     async def close(self) -> None:
         if self.conn is not None:
@@ -136,12 +146,17 @@ def score(found: dict[int, list[int]], truth: list[list[int]], available: list[i
     returned = [len(found[i]) for i in items]
     full = [len(found[i]) >= min(LIMIT, available[i]) for i in items]
     recall = [len(set(found[i]) & set(truth[i])) / max(1, min(LIMIT, available[i])) for i in items]
-    return {"queries_scored": len(items), "mean_returned": round(float(np.mean(returned)), 2),
-            "share_with_k": round(float(np.mean(full)), 4), "recall_at_10": round(float(np.mean(recall)), 4)}
+    return {
+        "queries_scored": len(items),
+        "mean_returned": round(float(np.mean(returned)), 2),
+        "share_with_k": round(float(np.mean(full)), 4),
+        "recall_at_10": round(float(np.mean(recall)), 4),
+    }
 
 
-async def compare(methods: list[Any], customers: list[uuid.UUID], vectors: np.ndarray, n: int, seconds: float,
-                  rounds: int = ROUNDS) -> list[dict[str, Any]]:
+async def compare(
+    methods: list[Any], customers: list[uuid.UUID], vectors: np.ndarray, n: int, seconds: float, rounds: int = ROUNDS
+) -> list[dict[str, Any]]:
     """The methods take turns (A B C ... A B C ...), each round on the next slice of the queries."""
     for method in methods:
         await method.open()
@@ -149,6 +164,7 @@ async def compare(methods: list[Any], customers: list[uuid.UUID], vectors: np.nd
     per_round = -(-n // rounds)
     try:
         for method in methods:  # warm-up: plans, caches, prepared statements
+
             async def warm(worker: int, item: int, method: Any = method) -> None:
                 await method(item, customers[item], vectors[item])
 
@@ -156,12 +172,21 @@ async def compare(methods: list[Any], customers: list[uuid.UUID], vectors: np.nd
         for round_ in range(rounds):
             offset = round_ * per_round
             for index, method in enumerate(methods):
+
                 async def call(worker: int, item: int, method: Any = method, offset: int = offset) -> None:
                     i = (item + offset) % len(vectors)
                     await method(i, customers[i], vectors[i])
 
-                runs[index].append(await closed_loop(call, concurrency=1, items=len(vectors), max_count=per_round,
-                                                     max_seconds=seconds / rounds, min_count=min(per_round, 5)))
+                runs[index].append(
+                    await closed_loop(
+                        call,
+                        concurrency=1,
+                        items=len(vectors),
+                        max_count=per_round,
+                        max_seconds=seconds / rounds,
+                        min_count=min(per_round, 5),
+                    )
+                )
     finally:
         for method in methods:
             await method.close()
@@ -177,7 +202,7 @@ async def run(pg: services.Postgres, size: MemorySize, logs: Path, progress: Any
     all_top = data.exact_top(memories.vectors, vectors, LIMIT)
     truth_all = [[int(ids[r]) for r in row] for row in all_top]
     truth_mine, available = [], []
-    for owner, vector in zip(owners, vectors):
+    for owner, vector in zip(owners, vectors, strict=False):
         rows = np.flatnonzero(memories.owner == owner)
         top = data.exact_top(memories.vectors[rows], vector[None, :], min(LIMIT, len(rows)))[0]
         truth_mine.append([int(ids[rows[r]]) for r in top])
@@ -192,49 +217,100 @@ async def run(pg: services.Postgres, size: MemorySize, logs: Path, progress: Any
         iterative = QUERIES["enable_iterative_scan"]
         hnsw_where = BENCH["memories_hnsw_where_customer"]
         variants: list[tuple[str, str, bool, Any]] = [
-            ("unfiltered: product SQL (HNSW, iterative scan)", "floor", False,
-             Sql(url, QUERIES["search_memories"], (iterative,), False)),
-            ("unfiltered: product SQL + SET LOCAL enable_seqscan = off (proposed fix)", "proposal", False,
-             Sql(url, QUERIES["search_memories"], (iterative, BENCH["no_seqscan"]), False)),
-            ("unfiltered: exact scan", "exact", False,
-             Sql(url, QUERIES["search_memories"], (BENCH["exact_scan"],), False)),
-            ("filtered: product SQL (exact scan of the customer's rows)", "floor", True,
-             Sql(url, QUERIES["search_customer_memories"], (), True)),
-            ("rejected: HNSW + customer filter, iterative scan off", "rejected", True,
-             Sql(url, hnsw_where, (BENCH["force_hnsw"], BENCH["iterative_scan_off"]), True)),
-            ("rejected: HNSW + customer filter, iterative relaxed_order", "rejected", True,
-             Sql(url, hnsw_where, (BENCH["force_hnsw"], iterative), True)),
-            ("rejected: HNSW + customer filter, iterative strict_order", "rejected", True,
-             Sql(url, hnsw_where, (BENCH["force_hnsw"], BENCH["iterative_scan_strict"]), True)),
-            ("rejected: the same query, planner's choice (iterative relaxed_order)", "rejected", True,
-             Sql(url, hnsw_where, (iterative,), True)),
+            (
+                "unfiltered: product SQL (HNSW, iterative scan)",
+                "floor",
+                False,
+                Sql(url, QUERIES["search_memories"], (iterative,), False),
+            ),
+            (
+                "unfiltered: product SQL + SET LOCAL enable_seqscan = off (proposed fix)",
+                "proposal",
+                False,
+                Sql(url, QUERIES["search_memories"], (iterative, BENCH["no_seqscan"]), False),
+            ),
+            (
+                "unfiltered: exact scan",
+                "exact",
+                False,
+                Sql(url, QUERIES["search_memories"], (BENCH["exact_scan"],), False),
+            ),
+            (
+                "filtered: product SQL (exact scan of the customer's rows)",
+                "floor",
+                True,
+                Sql(url, QUERIES["search_customer_memories"], (), True),
+            ),
+            (
+                "rejected: HNSW + customer filter, iterative scan off",
+                "rejected",
+                True,
+                Sql(url, hnsw_where, (BENCH["force_hnsw"], BENCH["iterative_scan_off"]), True),
+            ),
+            (
+                "rejected: HNSW + customer filter, iterative relaxed_order",
+                "rejected",
+                True,
+                Sql(url, hnsw_where, (BENCH["force_hnsw"], iterative), True),
+            ),
+            (
+                "rejected: HNSW + customer filter, iterative strict_order",
+                "rejected",
+                True,
+                Sql(url, hnsw_where, (BENCH["force_hnsw"], BENCH["iterative_scan_strict"]), True),
+            ),
+            (
+                "rejected: the same query, planner's choice (iterative relaxed_order)",
+                "rejected",
+                True,
+                Sql(url, hnsw_where, (iterative,), True),
+            ),
         ]
         rows: list[dict[str, Any]] = []
         with services.app(url, logs, name="app-memory", HNSW_EF_SEARCH=str(PRODUCT_EF_SEARCH)) as app:
-            variants[1:1] = [("unfiltered: POST /search/memory", "product", False, Http(app, vectors, customers, False))]
-            variants[5:5] = [("filtered: POST /search/memory?customer_id=", "product", True,
-                              Http(app, vectors, customers, True))]
+            variants[1:1] = [
+                ("unfiltered: POST /search/memory", "product", False, Http(app, vectors, customers, False))
+            ]
+            variants[5:5] = [
+                ("filtered: POST /search/memory?customer_id=", "product", True, Http(app, vectors, customers, True))
+            ]
             summaries = await compare([v[3] for v in variants], customers, vectors, size.queries, size.max_seconds)
-            for (label, kind, filtered, method), run_ in zip(variants, summaries):
+            for (label, kind, filtered, method), run_ in zip(variants, summaries, strict=False):
                 truth, avail = (truth_mine, available) if filtered else (truth_all, everyone)
-                rows.append({"method": label, "kind": kind, "filtered": filtered, **run_,
-                             **score(method.found, truth, avail), "plan": getattr(method, "plan", [])})
-                progress(f"memories: {label}: p50 {run_['p50_ms']:.2f} ms, returned {rows[-1]['mean_returned']}, "
-                         f"recall {rows[-1]['recall_at_10']}")
+                rows.append(
+                    {
+                        "method": label,
+                        "kind": kind,
+                        "filtered": filtered,
+                        **run_,
+                        **score(method.found, truth, avail),
+                        "plan": getattr(method, "plan", []),
+                    }
+                )
+                progress(
+                    f"memories: {label}: p50 {run_['p50_ms']:.2f} ms, returned {rows[-1]['mean_returned']}, "
+                    f"recall {rows[-1]['recall_at_10']}"
+                )
     finally:
         pg.drop(name)
     by = {r["method"]: r for r in rows}
     product_filtered = by["filtered: POST /search/memory?customer_id="]
     product_unfiltered = by["unfiltered: POST /search/memory"]
     return {
-        "customers": size.customers, "per_customer": size.per_customer, "rows": len(memories.owner),
-        "queries": size.queries, "load": timings, "methods": rows,
+        "customers": size.customers,
+        "per_customer": size.per_customer,
+        "rows": len(memories.owner),
+        "queries": size.queries,
+        "load": timings,
+        "methods": rows,
         "ratios": {
             "filtered_over_unfiltered_p50": round(product_filtered["p50_ms"] / product_unfiltered["p50_ms"], 2),
             # The same at the SQL level against the unfiltered search with the proposed fix: the fair bar.
             "filtered_over_unfiltered_fixed_sql_p50": round(
                 by["filtered: product SQL (exact scan of the customer's rows)"]["p50_ms"]
-                / by["unfiltered: product SQL + SET LOCAL enable_seqscan = off (proposed fix)"]["p50_ms"], 2),
+                / by["unfiltered: product SQL + SET LOCAL enable_seqscan = off (proposed fix)"]["p50_ms"],
+                2,
+            ),
             "filtered_share_with_k": product_filtered["share_with_k"],
         },
     }

@@ -33,8 +33,14 @@ def run(pg: services.Postgres, size: PagesSize, logs: Path, progress: Any) -> di
     from browser import RequestLog, astronaut_y4m, frames_decoded, launch, serving, status, wait_until
 
     url = pg.create("bench_pages")
-    settings = Settings(database_url=url, api_tokens=(services.TOKEN,), tls="off", data_dir=logs / "pages-data",
-                        host="127.0.0.1", port=0)
+    settings = Settings(
+        database_url=url,
+        api_tokens=(services.TOKEN,),
+        tls="off",
+        data_dir=logs / "pages-data",
+        host="127.0.0.1",
+        port=0,
+    )
     runs: list[dict[str, float]] = []
     try:
         fake_video = astronaut_y4m(logs)
@@ -64,16 +70,20 @@ def run(pg: services.Postgres, size: PagesSize, logs: Path, progress: Any) -> di
                         stats = viewer.evaluate("async () => await window.frontdesk.videoStats()") or {}
                         video.append(float(stats.get("framesPerSecond") or 0))
                     skip = len(detection) // 3  # the first seconds ramp up
-                    runs.append({
-                        "viewer_to_link_s": linked - opened,
-                        "viewer_to_first_frame_s": first_frame - opened,
-                        "camera_to_first_frame_s": first_frame - camera_opened,
-                        "camera_to_first_face_s": first_face - camera_opened,
-                        "detection_fps": statistics.mean(detection[skip:]) if detection else 0.0,
-                        "video_fps": statistics.mean(video[skip:]) if video else 0.0,
-                    })
-                    progress(f"pages run {index + 1}: first frame {runs[-1]['camera_to_first_frame_s']:.2f} s after "
-                             f"/camera, detection {runs[-1]['detection_fps']:.1f} fps")
+                    runs.append(
+                        {
+                            "viewer_to_link_s": linked - opened,
+                            "viewer_to_first_frame_s": first_frame - opened,
+                            "camera_to_first_frame_s": first_frame - camera_opened,
+                            "camera_to_first_face_s": first_face - camera_opened,
+                            "detection_fps": statistics.mean(detection[skip:]) if detection else 0.0,
+                            "video_fps": statistics.mean(video[skip:]) if video else 0.0,
+                        }
+                    )
+                    progress(
+                        f"pages run {index + 1}: first frame {runs[-1]['camera_to_first_frame_s']:.2f} s after "
+                        f"/camera, detection {runs[-1]['detection_fps']:.1f} fps"
+                    )
                     camera.close()
                     viewer.close()
             finally:
@@ -85,15 +95,21 @@ def run(pg: services.Postgres, size: PagesSize, logs: Path, progress: Any) -> di
     keys = runs[0].keys() if runs else []
     medians = {key: _median([r[key] for r in runs]) for key in keys}
     ratio = round(medians["detection_fps"] / medians["video_fps"], 2) if runs and medians["video_fps"] else None
-    return {"runs": runs, "median": medians, "ratios": {"detection_over_video_fps": ratio},
-            "chromium": _chromium_version()}
+    return {
+        "runs": runs,
+        "median": medians,
+        "ratios": {"detection_over_video_fps": ratio},
+        "chromium": _chromium_version(),
+    }
 
 
 def _chromium_version() -> str:
     import subprocess
 
     try:
-        out = subprocess.run(["/usr/bin/chromium", "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
+        out = subprocess.run(
+            ["/usr/bin/chromium", "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return "?"
     return out.strip()

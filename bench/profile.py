@@ -51,7 +51,9 @@ def summarise(raw: Path, top: int = 30) -> str:
 async def face_load(app: services.App, seconds: float, concurrency: int, rows: int) -> str:
     faces = data.faces(rows // 5)
     _, vectors = faces.queries(200, seed=1)
-    bodies = [msgspec.json.encode({"embedding": data.json_floats(v), "limit": 10, "max_distance": 2.0}) for v in vectors]
+    bodies = [
+        msgspec.json.encode({"embedding": data.json_floats(v), "limit": 10, "max_distance": 2.0}) for v in vectors
+    ]
     conns = [await HttpConnection("127.0.0.1", app.port, services.TOKEN).open() for _ in range(concurrency)]
     requests = [conns[0].request_bytes("POST", "/search/face", b) for b in bodies]
 
@@ -92,9 +94,25 @@ def main() -> None:
         with services.app(url, work, name="app-profile", **env) as app:
             raw = args.out / f"profile-{args.scenario}.raw.txt"
             args.out.mkdir(parents=True, exist_ok=True)
-            spy = subprocess.Popen([py_spy, "record", "--pid", str(app.process.pid), "--rate", "250", "--format", "raw",
-                                    "--output", str(raw), "--duration", str(int(args.seconds) + 1), "--nonblocking"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            spy = subprocess.Popen(
+                [
+                    py_spy,
+                    "record",
+                    "--pid",
+                    str(app.process.pid),
+                    "--rate",
+                    "250",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(raw),
+                    "--duration",
+                    str(int(args.seconds) + 1),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             time.sleep(1.0)
             load: Any
             if args.scenario == "face":
@@ -103,10 +121,12 @@ def main() -> None:
                 memories = ingest.memories_for(args.rows)
                 load = asyncio.run(ingest.through_api(url, app, memories, 100, args.concurrency, args.seconds))
             else:
-                size = signaling.SignalingSize(rooms=(args.rooms,), seconds=args.seconds / 4, rate_per_room=10,
-                                               max_rate=2000, window=4)
-                load = asyncio.run(signaling.drive(signaling.Frontdesk(), app.ws_url, app.ws_url, [app.process],
-                                                   args.rooms, size))
+                size = signaling.SignalingSize(
+                    rooms=(args.rooms,), seconds=args.seconds / 4, rate_per_room=10, max_rate=2000, window=4
+                )
+                load = asyncio.run(
+                    signaling.drive(signaling.Frontdesk(), app.ws_url, app.ws_url, [app.process], args.rooms, size)
+                )
             spy.wait(60)
         text = f"scenario {args.scenario}: {load}\n\n" + summarise(raw)
         (args.out / f"profile-{args.scenario}.txt").write_text(text)

@@ -42,31 +42,71 @@ def goals(results: dict[str, Any]) -> list[list[Any]]:
     if face:
         big = face["sizes"][-1]
         acc = big["ratios"]["accuracy_vs_exact"]
-        rows.append([f"face accuracy@1 ≥ 0.99 × exact's ({big['rows']:,} rows)", _fmt(acc, 4), _verdict(acc >= 0.99 if acc else None)])
+        rows.append(
+            [
+                f"face accuracy@1 ≥ 0.99 × exact's ({big['rows']:,} rows)",
+                _fmt(acc, 4),
+                _verdict(acc >= 0.99 if acc else None),
+            ]
+        )
         overhead = big["ratios"]["api_overhead_p50"][0]
-        rows.append([f"face HTTP p50 ≤ 1.5 × raw SQL p50 ({big['rows']:,} rows, c=1)", f"{_fmt(overhead)}×", _verdict(overhead <= 1.5)])
+        rows.append(
+            [
+                f"face HTTP p50 ≤ 1.5 × raw SQL p50 ({big['rows']:,} rows, c=1)",
+                f"{_fmt(overhead)}×",
+                _verdict(overhead <= 1.5),
+            ]
+        )
     memory = results.get("memory")
     if memory:
         share, ratio = memory["ratios"]["filtered_share_with_k"], memory["ratios"]["filtered_over_unfiltered_p50"]
-        rows.append(["filtered memory search returns k whenever k exist", f"{_fmt(share * 100, 1)} % of queries", _verdict(share == 1.0)])
+        rows.append(
+            [
+                "filtered memory search returns k whenever k exist",
+                f"{_fmt(share * 100, 1)} % of queries",
+                _verdict(share == 1.0),
+            ]
+        )
         rows.append(["filtered p50 ≤ 2 × unfiltered p50", f"{_fmt(ratio)}×", _verdict(ratio <= 2)])
         fixed = memory["ratios"].get("filtered_over_unfiltered_fixed_sql_p50")
         if fixed is not None:
-            rows.append(["… against the unfiltered search with the proposed fix (SQL level)", f"{_fmt(fixed)}×",
-                         _verdict(fixed <= 2)])
+            rows.append(
+                [
+                    "… against the unfiltered search with the proposed fix (SQL level)",
+                    f"{_fmt(fixed)}×",
+                    _verdict(fixed <= 2),
+                ]
+            )
     ing = results.get("ingest")
     if ing:
         ratio = ing["worst_batch_over_copy"]
-        rows.append(["ingest through the API ≥ 50 % of binary COPY (same concurrency, worst case)",
-                     f"{_fmt(ratio * 100, 0)} %", _verdict(ratio >= 0.5)])
+        rows.append(
+            [
+                "ingest through the API ≥ 50 % of binary COPY (same concurrency, worst case)",
+                f"{_fmt(ratio * 100, 0)} %",
+                _verdict(ratio >= 0.5),
+            ]
+        )
     sig = results.get("signaling")
     if sig and sig["ratios_frontdesk_over_peerjs"]:
         last = sig["ratios_frontdesk_over_peerjs"][-1]
         rooms = last["rooms"]
         tp = min(x for x in (last["candidate_throughput"], last["sdp_throughput"]) if x is not None)
         p99 = max(x for x in (last["candidate_p99_steady"], last["sdp_p99_steady"]) if x is not None)
-        rows.append([f"signaling throughput ≥ peerjs-server's ({rooms} rooms)", f"{_fmt(tp)}× (worse of candidate / SDP)", _verdict(tp >= 1)])
-        rows.append([f"signaling p99 ≤ peerjs-server's ({rooms} rooms, steady load)", f"{_fmt(p99)}× (worse of candidate / SDP)", _verdict(p99 <= 1)])
+        rows.append(
+            [
+                f"signaling throughput ≥ peerjs-server's ({rooms} rooms)",
+                f"{_fmt(tp)}× (worse of candidate / SDP)",
+                _verdict(tp >= 1),
+            ]
+        )
+        rows.append(
+            [
+                f"signaling p99 ≤ peerjs-server's ({rooms} rooms, steady load)",
+                f"{_fmt(p99)}× (worse of candidate / SDP)",
+                _verdict(p99 <= 1),
+            ]
+        )
     return rows
 
 
@@ -75,107 +115,233 @@ def goals(results: dict[str, Any]) -> list[list[Any]]:
 
 def machine_section(results: dict[str, Any]) -> list[str]:
     m = results["machine"]
-    rows = [["CPU", m.get("cpu")], ["cores", m.get("cores")], ["RAM", f"{m.get('ram_gib')} GiB"], ["OS", m.get("os")],
-            ["Python", m.get("python")], ["PostgreSQL (embedded)", m.get("postgres")], ["pgvector", m.get("pgvector")],
-            ["shared_buffers (bench cluster)", m.get("shared_buffers")], ["Node.js", m.get("node")],
-            ["peerjs-server (npm `peer`)", m.get("peer", "–")], ["Chromium", m.get("chromium", "–")],
-            ["load average at start / end", f"{m.get('load_at_start')} / {m.get('load_at_end')}"],
-            ["frontdesk commit", results.get("commit")]]
+    rows = [
+        ["CPU", m.get("cpu")],
+        ["cores", m.get("cores")],
+        ["RAM", f"{m.get('ram_gib')} GiB"],
+        ["OS", m.get("os")],
+        ["Python", m.get("python")],
+        ["PostgreSQL (embedded)", m.get("postgres")],
+        ["pgvector", m.get("pgvector")],
+        ["shared_buffers (bench cluster)", m.get("shared_buffers")],
+        ["Node.js", m.get("node")],
+        ["peerjs-server (npm `peer`)", m.get("peer", "–")],
+        ["Chromium", m.get("chromium", "–")],
+        ["load average at start / end", f"{m.get('load_at_start')} / {m.get('load_at_end')}"],
+        ["frontdesk commit", results.get("commit")],
+    ]
     return ["## The machine", "", *_table(["", ""], rows)]
 
 
 def face_section(face: dict[str, Any], img: str | None) -> list[str]:
-    out = ["## Face search", "",
-           (f"Clustered 512-d embeddings (people × 5 samples, in look-alike groups; 5 % of people without biometric "
-           f"consent), queries are a new sample of a known person. `limit` {face['limit']}, `max_distance` 2 (every "
-           f"customer qualifies, so every method returns a full list to compare). **floor**: the product's own SQL "
-           f"(`search_faces`, iterative scan on, `hnsw.ef_search` {face['product_ef_search']}) run directly through "
-           f"psycopg; **product**: `POST /search/face` over HTTP/1.1 keep-alive; **exact**: the same SQL with index "
-           f"scans off (sequential scan and sort). accuracy@1: the top match is the query's person; recall@10: "
-           f"overlap with numpy's exact top 10 people."), ""]
+    out = [
+        "## Face search",
+        "",
+        (
+            f"Clustered 512-d embeddings (people × 5 samples, in look-alike groups; 5 % of people without biometric "
+            f"consent), queries are a new sample of a known person. `limit` {face['limit']}, `max_distance` 2 (every "
+            f"customer qualifies, so every method returns a full list to compare). **floor**: the product's own SQL "
+            f"(`search_faces`, iterative scan on, `hnsw.ef_search` {face['product_ef_search']}) run directly through "
+            f"psycopg; **product**: `POST /search/face` over HTTP/1.1 keep-alive; **exact**: the same SQL with index "
+            f"scans off (sequential scan and sort). accuracy@1: the top match is the query's person; recall@10: "
+            f"overlap with numpy's exact top 10 people."
+        ),
+        "",
+    ]
     for size in face["sizes"]:
         out += [f"### {size['rows']:,} faces ({size['identities']:,} people, {size['queries']} queries)", ""]
         rows = []
         for method in ("floor", "product", "exact"):
-            for run, floor in zip(size["methods"][method], size["methods"]["floor"]):
-                rows.append([method, run["concurrency"], run["p50_ms"], run["p99_ms"], run["qps"],
-                             run["accuracy_at_1"], run["recall_at_10"], f"{_fmt(run['p50_ms'] / floor['p50_ms'])}×",
-                             run.get("app_cpu_ms_per_query"), run.get("postgres_cpu_ms_per_query")])
-        out += _table(["method", "concurrency", "p50 ms", "p99 ms", "QPS", "accuracy@1", "recall@10", "p50 / floor p50",
-                       "app CPU ms / query", "Postgres CPU ms / query"], rows)
+            for run, floor in zip(size["methods"][method], size["methods"]["floor"], strict=False):
+                rows.append(
+                    [
+                        method,
+                        run["concurrency"],
+                        run["p50_ms"],
+                        run["p99_ms"],
+                        run["qps"],
+                        run["accuracy_at_1"],
+                        run["recall_at_10"],
+                        f"{_fmt(run['p50_ms'] / floor['p50_ms'])}×",
+                        run.get("app_cpu_ms_per_query"),
+                        run.get("postgres_cpu_ms_per_query"),
+                    ]
+                )
+        out += _table(
+            [
+                "method",
+                "concurrency",
+                "p50 ms",
+                "p99 ms",
+                "QPS",
+                "accuracy@1",
+                "recall@10",
+                "p50 / floor p50",
+                "app CPU ms / query",
+                "Postgres CPU ms / query",
+            ],
+            rows,
+        )
         r = size["ratios"]
-        out += [(f"API overhead (product p50 / floor p50): **{' / '.join(_fmt(x) + '×' for x in r['api_overhead_p50'])}** "
+        out += [
+            (
+                "API overhead (product p50 / floor p50): "
+                f"**{' / '.join(_fmt(x) + '×' for x in r['api_overhead_p50'])}** "
                 f"at concurrency {' / '.join(str(c) for c in face['concurrency'])}; product accuracy@1 / exact's: "
                 f"**{_fmt(r['accuracy_vs_exact'], 4)}**; exact scan p50 / product p50: "
-                f"{' / '.join(_fmt(x, 1) + '×' for x in r['exact_over_product_p50'])}. Load (COPY) {size['load_seconds']} s."), ""]
+                f"{' / '.join(_fmt(x, 1) + '×' for x in r['exact_over_product_p50'])}. "
+                f"Load (COPY) {size['load_seconds']} s."
+            ),
+            "",
+        ]
         if size.get("sweep"):
-            rows = [[s["m"], s["ef_construction"], s["build_seconds"], s["ef_search"], s["p50_ms"], s["p99_ms"],
-                     s["accuracy_at_1"], s["recall_at_10"]] for s in size["sweep"]]
-            out += ["Sweep (floor SQL, concurrency 1):", "",
-                    *_table(["m", "ef_construction", "build s", "ef_search", "p50 ms", "p99 ms", "accuracy@1", "recall@10"], rows)]
+            rows = [
+                [
+                    s["m"],
+                    s["ef_construction"],
+                    s["build_seconds"],
+                    s["ef_search"],
+                    s["p50_ms"],
+                    s["p99_ms"],
+                    s["accuracy_at_1"],
+                    s["recall_at_10"],
+                ]
+                for s in size["sweep"]
+            ]
+            out += [
+                "Sweep (floor SQL, concurrency 1):",
+                "",
+                *_table(
+                    ["m", "ef_construction", "build s", "ef_search", "p50 ms", "p99 ms", "accuracy@1", "recall@10"],
+                    rows,
+                ),
+            ]
     if img:
         out += [f"![accuracy against latency]({img})", ""]
     return out
 
 
 def memory_section(memory: dict[str, Any]) -> list[str]:
-    rows = [[m["method"], m["p50_ms"], m["p99_ms"], m["mean_returned"], f"{_fmt(m['share_with_k'] * 100, 1)} %",
-             m["recall_at_10"]] for m in memory["methods"]]
+    rows = [
+        [
+            m["method"],
+            m["p50_ms"],
+            m["p99_ms"],
+            m["mean_returned"],
+            f"{_fmt(m['share_with_k'] * 100, 1)} %",
+            m["recall_at_10"],
+        ]
+        for m in memory["methods"]
+    ]
     r = memory["ratios"]
-    return ["## Memory search", "",
-            (f"{memory['rows']:,} memories over {memory['customers']:,} customers ({memory['per_customer']} each), "
+    return [
+        "## Memory search",
+        "",
+        (
+            f"{memory['rows']:,} memories over {memory['customers']:,} customers ({memory['per_customer']} each), "
             f"1536-d, clustered by topic; k = 10, {memory['queries']} queries at concurrency 1; filtered queries "
             f"name a random customer. recall@10 against numpy's exact answer (for the filtered rows: among that "
-            f"customer's memories). Load: {memory['load']}."), "",
-            *_table(["method", "p50 ms", "p99 ms", "results returned (mean)", "queries with k results", "recall@10"], rows),
-            (f"Filtered (product) p50 / unfiltered (product) p50: **{_fmt(r['filtered_over_unfiltered_p50'])}×** "
-             f"(SQL level, against the unfiltered search with the proposed fix: "
-             f"{_fmt(r.get('filtered_over_unfiltered_fixed_sql_p50'))}×); "
-            f"filtered queries with all k results: **{_fmt(r['filtered_share_with_k'] * 100, 1)} %**."), ""]
+            f"customer's memories). Load: {memory['load']}."
+        ),
+        "",
+        *_table(["method", "p50 ms", "p99 ms", "results returned (mean)", "queries with k results", "recall@10"], rows),
+        (
+            f"Filtered (product) p50 / unfiltered (product) p50: **{_fmt(r['filtered_over_unfiltered_p50'])}×** "
+            f"(SQL level, against the unfiltered search with the proposed fix: "
+            f"{_fmt(r.get('filtered_over_unfiltered_fixed_sql_p50'))}×); "
+            f"filtered queries with all k results: **{_fmt(r['filtered_share_with_k'] * 100, 1)} %**."
+        ),
+        "",
+    ]
 
 
 def plans_section(memory: dict[str, Any]) -> list[str]:
     out = []
     for method in memory["methods"]:
         if method.get("plan") and method["method"].startswith("unfiltered: product SQL"):
-            out += [f"Plan of *{method['method']}* (EXPLAIN ANALYZE after the measured queries):", "", "```text",
-                    *method["plan"][:16], "```", ""]
+            out += [
+                f"Plan of *{method['method']}* (EXPLAIN ANALYZE after the measured queries):",
+                "",
+                "```text",
+                *method["plan"][:16],
+                "```",
+                "",
+            ]
     return out
 
 
 def ingest_section(ing: dict[str, Any], img: str | None) -> list[str]:
     floors = {m["concurrency"]: m["rows_per_s"] for m in ing["methods"] if m["method"] == "binary COPY (floor)"}
-    rows = [[m["method"], m["concurrency"], m["rows"], m["seconds"], m["rows_per_s"],
-             f"{_fmt(m['rows_per_s'] / floors[m['concurrency']])}×", m.get("request_p50_ms")] for m in ing["methods"]]
-    ratios = [[f"concurrency {c[1:]}", f"{_fmt(r['batch_over_copy'] * 100, 0)} %", f"{_fmt(r['single_over_copy'] * 100, 0)} %",
-               f"{_fmt(r['batch_over_single'], 1)}×"] for c, r in ing["ratios"].items()]
-    out = ["## Ingest", "",
-           (f"1536-d memories into an empty `customer_memory` with the product's indexes (the HNSW index is "
+    rows = [
+        [
+            m["method"],
+            m["concurrency"],
+            m["rows"],
+            m["seconds"],
+            m["rows_per_s"],
+            f"{_fmt(m['rows_per_s'] / floors[m['concurrency']])}×",
+            m.get("request_p50_ms"),
+        ]
+        for m in ing["methods"]
+    ]
+    ratios = [
+        [
+            f"concurrency {c[1:]}",
+            f"{_fmt(r['batch_over_copy'] * 100, 0)} %",
+            f"{_fmt(r['single_over_copy'] * 100, 0)} %",
+            f"{_fmt(r['batch_over_single'], 1)}×",
+        ]
+        for c, r in ing["ratios"].items()
+    ]
+    out = [
+        "## Ingest",
+        "",
+        (
+            f"1536-d memories into an empty `customer_memory` with the product's indexes (the HNSW index is "
             f"maintained on insert, as in production); batch requests of {ing['batch']} items (~17 KB of JSON "
             f"each); the COPY floor at the same concurrency splits the rows over that many connections. Up to "
-            f"{ing['rows']:,} rows per method."), "",
-           *_table(["method", "concurrency", "rows", "seconds", "rows/s", "/ COPY (same concurrency)", "request p50 ms"], rows),
-           *_table(["", "batch / COPY", "one row / COPY", "batch / one row"], ratios)]
+            f"{ing['rows']:,} rows per method."
+        ),
+        "",
+        *_table(
+            ["method", "concurrency", "rows", "seconds", "rows/s", "/ COPY (same concurrency)", "request p50 ms"], rows
+        ),
+        *_table(["", "batch / COPY", "one row / COPY", "batch / one row"], ratios),
+    ]
     if img:
         out += [f"![ingest rows per second]({img})", ""]
     return out
 
 
 def signaling_section(sig: dict[str, Any], img: str | None) -> list[str]:
-    out = ["## Signaling", "",
-           (f"N rooms of one streamer and one viewer on one load generator (Python `websockets`, no compression); "
-           f"the streamer relays to its viewer ICE-candidate-sized and SDP-sized ({sig['sdp_bytes']:,}-byte SDP) "
-           f"messages with the send time inside. **steady**: each room sends {_fmt(sig['rate_per_room'], 0)} msg/s "
-           f"(at most {_fmt(sig['max_rate'], 0)} msg/s in all) for {sig['seconds_per_phase']} s: the relay latency. "
-           f"**saturated**: {sig['window']} messages in flight per room: throughput, and latency under it. "
-           f"Server CPU: user+system seconds the server process used in the phase, per relayed message "
-           f"(a number that does not depend on whether the load generator or the server ran out of CPU first). "
-           f"Memory: server RSS after connecting minus before, per connection. frontdesk runs with "
-           f"MAX_MESSAGES_PER_SECOND raised (the limiter is not what is measured); peerjs-server has no limiter."), ""]
+    out = [
+        "## Signaling",
+        "",
+        (
+            f"N rooms of one streamer and one viewer on one load generator (Python `websockets`, no compression); "
+            f"the streamer relays to its viewer ICE-candidate-sized and SDP-sized ({sig['sdp_bytes']:,}-byte SDP) "
+            f"messages with the send time inside. **steady**: each room sends {_fmt(sig['rate_per_room'], 0)} msg/s "
+            f"(at most {_fmt(sig['max_rate'], 0)} msg/s in all) for {sig['seconds_per_phase']} s: the relay latency. "
+            f"**saturated**: {sig['window']} messages in flight per room: throughput, and latency under it. "
+            f"Server CPU: user+system seconds the server process used in the phase, per relayed message "
+            f"(a number that does not depend on whether the load generator or the server ran out of CPU first). "
+            f"Memory: server RSS after connecting minus before, per connection. frontdesk runs with "
+            f"MAX_MESSAGES_PER_SECOND raised (the limiter is not what is measured); peerjs-server has no limiter."
+        ),
+        "",
+    ]
     targets = sig["targets"]
     names = [n for n in targets if targets[n]] + [n for n in sig.get("unavailable", {})]
-    header = ["rooms", "server", "candidate p50 / p99 ms", "SDP p50 / p99 ms", "candidate msg/s saturated (p99 ms)",
-              "SDP msg/s saturated (p99 ms)", "server CPU µs / msg (candidate, SDP)", "KiB / connection"]
+    header = [
+        "rooms",
+        "server",
+        "candidate p50 / p99 ms",
+        "SDP p50 / p99 ms",
+        "candidate msg/s saturated (p99 ms)",
+        "SDP msg/s saturated (p99 ms)",
+        "server CPU µs / msg (candidate, SDP)",
+        "KiB / connection",
+    ]
     rows = []
     sizes = sorted({r["rooms"] for n in targets for r in targets[n]})
     for rooms in sizes:
@@ -186,33 +352,100 @@ def signaling_section(sig: dict[str, Any], img: str | None) -> list[str]:
                 rows.append([rooms, name, "not available yet (issue 8)" if why else "–", "–", "–", "–", "–", "–"])
                 continue
             r = found[0]
-            rows.append([rooms, name,
-                         f"{_fmt(r['candidate_steady']['p50_ms'])} / {_fmt(r['candidate_steady']['p99_ms'])}",
-                         f"{_fmt(r['sdp_steady']['p50_ms'])} / {_fmt(r['sdp_steady']['p99_ms'])}",
-                         f"{_fmt(r['candidate_saturated']['msgs_per_s'])} ({_fmt(r['candidate_saturated']['p99_ms'])})",
-                         f"{_fmt(r['sdp_saturated']['msgs_per_s'])} ({_fmt(r['sdp_saturated']['p99_ms'])})",
-                         (f"{_fmt(r['candidate_saturated']['server_cpu_us_per_msg'], 0)}, "
-                         f"{_fmt(r['sdp_saturated']['server_cpu_us_per_msg'], 0)}"),
-                         r["kib_per_connection"]])
+            rows.append(
+                [
+                    rooms,
+                    name,
+                    f"{_fmt(r['candidate_steady']['p50_ms'])} / {_fmt(r['candidate_steady']['p99_ms'])}",
+                    f"{_fmt(r['sdp_steady']['p50_ms'])} / {_fmt(r['sdp_steady']['p99_ms'])}",
+                    f"{_fmt(r['candidate_saturated']['msgs_per_s'])} ({_fmt(r['candidate_saturated']['p99_ms'])})",
+                    f"{_fmt(r['sdp_saturated']['msgs_per_s'])} ({_fmt(r['sdp_saturated']['p99_ms'])})",
+                    (
+                        f"{_fmt(r['candidate_saturated']['server_cpu_us_per_msg'], 0)}, "
+                        f"{_fmt(r['sdp_saturated']['server_cpu_us_per_msg'], 0)}"
+                    ),
+                    r["kib_per_connection"],
+                ]
+            )
     out += _table(header, rows)
-    ratio_rows = [[r["rooms"], r["candidate_throughput"], r["sdp_throughput"], r["candidate_p99_steady"],
-                   r["sdp_p99_steady"], r["candidate_p99_saturated"], r["sdp_p99_saturated"],
-                   r.get("cpu_per_msg_saturated"), r["memory_per_connection"]]
-                  for r in sig["ratios_frontdesk_over_peerjs"]]
-    out += ["frontdesk / peerjs-server (throughput: higher is better; p99 and memory: lower is better):", "",
-            *_table(["rooms", "candidate throughput", "SDP throughput", "candidate p99 steady", "SDP p99 steady",
-                     "candidate p99 saturated", "SDP p99 saturated", "server CPU / msg", "memory / connection"],
-                    ratio_rows)]
+    ratio_rows = [
+        [
+            r["rooms"],
+            r["candidate_throughput"],
+            r["sdp_throughput"],
+            r["candidate_p99_steady"],
+            r["sdp_p99_steady"],
+            r["candidate_p99_saturated"],
+            r["sdp_p99_saturated"],
+            r.get("cpu_per_msg_saturated"),
+            r["memory_per_connection"],
+        ]
+        for r in sig["ratios_frontdesk_over_peerjs"]
+    ]
+    out += [
+        "frontdesk / peerjs-server (throughput: higher is better; p99 and memory: lower is better):",
+        "",
+        *_table(
+            [
+                "rooms",
+                "candidate throughput",
+                "SDP throughput",
+                "candidate p99 steady",
+                "SDP p99 steady",
+                "candidate p99 saturated",
+                "SDP p99 saturated",
+                "server CPU / msg",
+                "memory / connection",
+            ],
+            ratio_rows,
+        ),
+    ]
+    gc_rows = [
+        [
+            r["rooms"],
+            r["gc"]["collections"][0],
+            r["gc"]["collections"][1],
+            r["gc"]["full_gc_pauses"],
+            r["gc"]["longest_full_gc_pause_ms"],
+            round(sum(r["gc"]["seconds"]), 2),
+        ]
+        for r in targets.get("frontdesk", [])
+        if r.get("gc")
+    ]
+    if gc_rows:
+        out += [
+            "Python's garbage collector in the frontdesk process while the load generator ran at each size "
+            "(connecting included, app start-up not; `bench/gc_probe`): a full (generation 2) collection stops "
+            "the event loop, and with it "
+            "every relay, for as long as it takes to walk every object.",
+            "",
+            *_table(
+                ["rooms", "gen 0 passes", "gen 1 passes", "full passes", "longest full pause ms", "GC seconds in all"],
+                gc_rows,
+            ),
+        ]
     if sig.get("ratios_cross_instance_over_single"):
-        rows = [[r["rooms"], r["candidate_p50"], r["candidate_p99"], r["sdp_p50"], r["sdp_p99"]]
-                for r in sig["ratios_cross_instance_over_single"]]
-        out += [("Cross-instance (streamer on one app process, viewer on another, relayed through Postgres "
-                "LISTEN/NOTIFY) / single instance, steady load:"), "",
-                *_table(["rooms", "candidate p50", "candidate p99", "SDP p50", "SDP p99"], rows)]
+        rows = [
+            [r["rooms"], r["candidate_p50"], r["candidate_p99"], r["sdp_p50"], r["sdp_p99"]]
+            for r in sig["ratios_cross_instance_over_single"]
+        ]
+        out += [
+            (
+                "Cross-instance (streamer on one app process, viewer on another, relayed through Postgres "
+                "LISTEN/NOTIFY) / single instance, steady load:"
+            ),
+            "",
+            *_table(["rooms", "candidate p50", "candidate p99", "SDP p50", "SDP p99"], rows),
+        ]
     if sig.get("unavailable"):
         for name, why in sig["unavailable"].items():
-            out += [(f"*{name}*: the slot for issue 8 (streamer on one app process, viewer on another, rooms shared "
-                    f"through Postgres); it fills itself once `SIGNALING_BACKEND=postgres` starts. Now: `{why}`."), ""]
+            out += [
+                (
+                    f"*{name}*: the slot for issue 8 (streamer on one app process, viewer on another, rooms shared "
+                    f"through Postgres); it fills itself once `SIGNALING_BACKEND=postgres` starts. Now: `{why}`."
+                ),
+                "",
+            ]
     if img:
         out += [f"![signaling latency and throughput]({img})", ""]
     return out
@@ -220,18 +453,29 @@ def signaling_section(sig: dict[str, Any], img: str | None) -> list[str]:
 
 def pages_section(p: dict[str, Any]) -> list[str]:
     m = p["median"]
-    rows = [["open `/` → camera link shown", m["viewer_to_link_s"]],
-            ["open `/` → first decoded frame on the viewer (includes opening `/camera`)", m["viewer_to_first_frame_s"]],
-            ["open `/camera` → first decoded frame on the viewer", m["camera_to_first_frame_s"]],
-            ["open `/camera` → first face found on the viewer", m["camera_to_first_face_s"]]]
-    return ["## Pages", "",
-            (f"Headless Chromium ({p.get('chromium', '?')}, software rendering, no GPU) with a fake camera playing a "
+    rows = [
+        ["open `/` → camera link shown", m["viewer_to_link_s"]],
+        ["open `/` → first decoded frame on the viewer (includes opening `/camera`)", m["viewer_to_first_frame_s"]],
+        ["open `/camera` → first decoded frame on the viewer", m["camera_to_first_frame_s"]],
+        ["open `/camera` → first face found on the viewer", m["camera_to_first_face_s"]],
+    ]
+    return [
+        "## Pages",
+        "",
+        (
+            f"Headless Chromium ({p.get('chromium', '?')}, software rendering, no GPU) with a fake camera playing a "
             f"photo of a face (the browser tests' helpers); both pages in one browser on loopback. Median of "
-            f"{len(p['runs'])} run(s)."), "",
-            *_table(["step", "seconds"], rows),
-            *_table(["viewer", "frames per second"], [["video (decoded)", m["video_fps"]],
-                                                     ["face landmarks (FaceLandmarker)", m["detection_fps"]]]),
-            f"Landmark FPS / video FPS: **{_fmt(p['ratios']['detection_over_video_fps'])}**.", ""]
+            f"{len(p['runs'])} run(s)."
+        ),
+        "",
+        *_table(["step", "seconds"], rows),
+        *_table(
+            ["viewer", "frames per second"],
+            [["video (decoded)", m["video_fps"]], ["face landmarks (FaceLandmarker)", m["detection_fps"]]],
+        ),
+        f"Landmark FPS / video FPS: **{_fmt(p['ratios']['detection_over_video_fps'])}**.",
+        "",
+    ]
 
 
 # ---- plots ----------------------------------------------------------------------------------------------
@@ -253,12 +497,17 @@ def plots(results: dict[str, Any], img_dir: Path, rel: str) -> dict[str, str]:
             for m, efc in builds:
                 points = [s for s in size["sweep"] if (s["m"], s["ef_construction"]) == (m, efc)]
                 label = f"{size['rows']:,} rows, m={m}, ef_c={efc}"
-                for ax, key in zip(axes, ("recall_at_10", "accuracy_at_1")):
+                for ax, key in zip(axes, ("recall_at_10", "accuracy_at_1"), strict=False):
                     ax.plot([p["p50_ms"] for p in points], [p[key] for p in points], marker="o", label=label)
                     for p in points:
-                        ax.annotate(str(p["ef_search"]), (p["p50_ms"], p[key]), fontsize=7, xytext=(3, -8),
-                                    textcoords="offset points")
-        for ax, title in zip(axes, ("recall@10 vs exact", "identity accuracy@1")):
+                        ax.annotate(
+                            str(p["ef_search"]),
+                            (p["p50_ms"], p[key]),
+                            fontsize=7,
+                            xytext=(3, -8),
+                            textcoords="offset points",
+                        )
+        for ax, title in zip(axes, ("recall@10 vs exact", "identity accuracy@1"), strict=False):
             ax.set_xlabel("p50 latency, ms (floor SQL, concurrency 1)")
             ax.set_title(f"{title} (labels: hnsw.ef_search)")
             ax.grid(alpha=0.3)
@@ -288,7 +537,9 @@ def plots(results: dict[str, Any], img_dir: Path, rel: str) -> dict[str, str]:
             rooms = [r["rooms"] for r in rows]
             for kind, style in (("candidate", "-o"), ("sdp", "--s")):
                 axes[0].plot(rooms, [r[f"{kind}_steady"]["p99_ms"] for r in rows], style, label=f"{name}, {kind}")
-                axes[1].plot(rooms, [r[f"{kind}_saturated"]["msgs_per_s"] for r in rows], style, label=f"{name}, {kind}")
+                axes[1].plot(
+                    rooms, [r[f"{kind}_saturated"]["msgs_per_s"] for r in rows], style, label=f"{name}, {kind}"
+                )
         axes[0].set_title("relay p99 latency at steady load (ms)")
         axes[1].set_title("saturated throughput (messages/s)")
         for ax in axes:
@@ -307,18 +558,29 @@ def plots(results: dict[str, Any], img_dir: Path, rel: str) -> dict[str, str]:
 
 
 def render(results: dict[str, Any], images: dict[str, str]) -> str:
-    out = ["# Benchmarks", "",
-           ("Generated by `make bench` (`bench/`); do not edit by hand — rerun it. Absolute times drift between "
-           "machines, so every number sits beside its floor or its peer **measured in the same run**, and the "
-           "ratios are what to compare. Everything runs on 127.0.0.1: the app is `python -m frontdesk serve` in "
-           "a subprocess (TLS off, access log off: `LOG_LEVEL=warning`), on an embedded PostgreSQL in a temporary "
-           "data dir."), "",
-           (f"- Command: `{results['command']}` (size `{results['size']}`), started {results['started']}, "
-           f"took {results.get('total_seconds', 0) / 60:.1f} min ({results.get('seconds', {})} s per bench)."),
-           ("- Full run: `make bench` (= `python -m bench --size full --out docs/benchmarks.md`). "
-           "A quick look: `python -m bench --size small --out /tmp/b.md`. "
-           "1M faces, on a bigger machine: `python -m bench --size full --only face --face-rows 1000000 --out /tmp/b.md`."),
-           ""]
+    out = [
+        "# Benchmarks",
+        "",
+        (
+            "Generated by `make bench` (`bench/`); do not edit by hand — rerun it. Absolute times drift between "
+            "machines, so every number sits beside its floor or its peer **measured in the same run**, and the "
+            "ratios are what to compare. Everything runs on 127.0.0.1: the app is `python -m frontdesk serve` in "
+            "a subprocess (TLS off, access log off: `LOG_LEVEL=warning`), on an embedded PostgreSQL in a temporary "
+            "data dir."
+        ),
+        "",
+        (
+            f"- Command: `{results['command']}` (size `{results['size']}`), started {results['started']}, "
+            f"took {results.get('total_seconds', 0) / 60:.1f} min ({results.get('seconds', {})} s per bench)."
+        ),
+        (
+            "- Full run: `make bench` (= `python -m bench --size full --out docs/benchmarks.md`). "
+            "A quick look: `python -m bench --size small --out /tmp/b.md`. "
+            "1M faces, on a bigger machine: "
+            "`python -m bench --size full --only face --face-rows 1000000 --out /tmp/b.md`."
+        ),
+        "",
+    ]
     rows = goals(results)
     if rows:
         out += ["## Goals", "", *_table(["goal (issue 6)", "measured", ""], rows)]

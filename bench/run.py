@@ -36,8 +36,15 @@ class Size:
 SIZES = {
     # Seconds, inside `make test`: every bench runs end to end on toy data and must produce numbers.
     "smoke": Size(
-        face_search.FaceSize(rows=(500,), queries=20, concurrency=(1, 4), ef_search=(20, 100),
-                             builds=((8, 32), (16, 64)), max_seconds=1, exact_max_seconds=1),
+        face_search.FaceSize(
+            rows=(500,),
+            queries=20,
+            concurrency=(1, 4),
+            ef_search=(20, 100),
+            builds=((8, 32), (16, 64)),
+            max_seconds=1,
+            exact_max_seconds=1,
+        ),
         memory_search.MemorySize(customers=20, per_customer=20, queries=10, max_seconds=1),
         ingest.IngestSize(rows=100, batch=20, concurrency=(1, 2), max_seconds=2),
         signaling.SignalingSize(rooms=(2,), seconds=0.3, rate_per_room=10, max_rate=2000, window=2),
@@ -45,8 +52,15 @@ SIZES = {
     ),
     # A few minutes on a laptop: enough to see a regression while developing.
     "small": Size(
-        face_search.FaceSize(rows=(10_000,), queries=200, concurrency=(1, 16), ef_search=(10, 20, 40, 100, 200),
-                             builds=((8, 32), (16, 64), (32, 128)), max_seconds=5, exact_max_seconds=5),
+        face_search.FaceSize(
+            rows=(10_000,),
+            queries=200,
+            concurrency=(1, 16),
+            ef_search=(10, 20, 40, 100, 200),
+            builds=((8, 32), (16, 64), (32, 128)),
+            max_seconds=5,
+            exact_max_seconds=5,
+        ),
         memory_search.MemorySize(customers=100, per_customer=100, queries=100, max_seconds=5),
         ingest.IngestSize(rows=1000, batch=100, concurrency=(1, 4), max_seconds=20),
         signaling.SignalingSize(rooms=(10, 100), seconds=2, rate_per_room=10, max_rate=2000, window=4),
@@ -54,9 +68,15 @@ SIZES = {
     ),
     # What the issue asks for (`make bench`): tens of minutes on 2 cores.
     "full": Size(
-        face_search.FaceSize(rows=(10_000, 100_000), queries=500, concurrency=(1, 16),
-                             ef_search=(10, 20, 40, 80, 100, 200, 400), builds=((8, 32), (16, 64), (32, 128)),
-                             max_seconds=10, exact_max_seconds=15),
+        face_search.FaceSize(
+            rows=(10_000, 100_000),
+            queries=500,
+            concurrency=(1, 16),
+            ef_search=(10, 20, 40, 80, 100, 200, 400),
+            builds=((8, 32), (16, 64), (32, 128)),
+            max_seconds=10,
+            exact_max_seconds=15,
+        ),
         memory_search.MemorySize(customers=1000, per_customer=100, queries=200, max_seconds=15),
         ingest.IngestSize(rows=5000, batch=100, concurrency=(1, 4), max_seconds=60),
         signaling.SignalingSize(rooms=(10, 100, 1000), seconds=5, rate_per_room=10, max_rate=2000, window=4),
@@ -71,10 +91,22 @@ def progress(message: str) -> None:
 
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=services.ROOT, capture_output=True,
-                             text=True, timeout=10, check=False)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=services.ROOT,
-                               capture_output=True, text=True, timeout=10, check=False).stdout.strip()
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=services.ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=services.ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
         return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.TimeoutExpired):
         return "?"
@@ -146,7 +178,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     command = "python -m bench " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     results: dict[str, Any] = {
-        "command": command.strip(), "size": args.size, "benches": chosen, "commit": git_commit(),
+        "command": command.strip(),
+        "size": args.size,
+        "benches": chosen,
+        "commit": git_commit(),
         "started": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": services.machine(),
     }

@@ -72,8 +72,11 @@ class Postgres:
             version = conn.execute("SHOW server_version").fetchone()
             vector = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
             buffers = conn.execute("SHOW shared_buffers").fetchone()
-        return {"postgres": str(version[0] if version else "?"), "pgvector": str(vector[0] if vector else "?"),
-                "shared_buffers": str(buffers[0] if buffers else "?")}
+        return {
+            "postgres": str(version[0] if version else "?"),
+            "pgvector": str(vector[0] if vector else "?"),
+            "shared_buffers": str(buffers[0] if buffers else "?"),
+        }
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by the postmaster and its live backends (a backend's time is lost when it
@@ -106,8 +109,9 @@ class Process:
         self.name = name
         self.log = log
         self._log_file = log.open("wb")
-        self.popen = subprocess.Popen(args, env=dict(env), stdout=self._log_file, stderr=subprocess.STDOUT,
-                                      cwd=ROOT, start_new_session=True)
+        self.popen = subprocess.Popen(
+            args, env=dict(env), stdout=self._log_file, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+        )
 
     @property
     def pid(self) -> int:
@@ -166,14 +170,21 @@ def app(database_url: str, logs: Path, name: str = "app", **env: str) -> Iterato
     """`python -m frontdesk serve` on a free loopback port; `env` adds settings (e.g. HNSW_EF_SEARCH)."""
     port = free_port()
     settings = {
-        "DATABASE_URL": database_url, "API_TOKENS": TOKEN, "TLS": "off", "HOST": "127.0.0.1", "PORT": str(port),
+        "DATABASE_URL": database_url,
+        "API_TOKENS": TOKEN,
+        "TLS": "off",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
         # Access logs off: a log line per request is a deployment choice, not the app's cost.
-        "LOG_LEVEL": "warning", "DATA_DIR": str(logs / f"{name}-data"), "POOL_MAX_SIZE": "20",
+        "LOG_LEVEL": "warning",
+        "DATA_DIR": str(logs / f"{name}-data"),
+        "POOL_MAX_SIZE": "20",
         **env,
     }
-    environ = {k: v for k, v in os.environ.items() if k not in settings and not k.startswith("FRONTDESK")}
-    process = Process(name, [sys.executable, "-m", "frontdesk", "serve"], {**environ, **settings},
-                      logs / f"{name}.log")
+    environ = {
+        k: v for k, v in os.environ.items() if k not in settings and not k.startswith("FRONTDESK") and k != "PYTHONPATH"
+    }
+    process = Process(name, [sys.executable, "-m", "frontdesk", "serve"], {**environ, **settings}, logs / f"{name}.log")
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", process)
         yield App(process, port)
@@ -207,8 +218,20 @@ def peerjs(logs: Path) -> Iterator[App]:
     node = shutil.which("node")
     assert node is not None
     port = free_port()
-    args = [node, str(PEERJS_DIR / "dist" / "bin" / "peerjs.js"), "--host", "127.0.0.1", "--port", str(port),
-            "--key", "peerjs", "--path", "/", "--concurrent_limit", "100000"]
+    args = [
+        node,
+        str(PEERJS_DIR / "dist" / "bin" / "peerjs.js"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--key",
+        "peerjs",
+        "--path",
+        "/",
+        "--concurrent_limit",
+        "100000",
+    ]
     process = Process("peerjs", args, os.environ, logs / "peerjs.log")
     try:
         wait_http(f"http://127.0.0.1:{port}/", process)
@@ -230,7 +253,9 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     node = shutil.which("node")
-    node_version = subprocess.run([node, "--version"], capture_output=True, text=True, check=False).stdout.strip() if node else "-"
+    node_version = (
+        subprocess.run([node, "--version"], capture_output=True, text=True, check=False).stdout.strip() if node else "-"
+    )
     return {
         "cpu": model,
         "cores": os.cpu_count(),

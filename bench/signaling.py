@@ -17,7 +17,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,16 +33,31 @@ KEEPALIVE_SECONDS = 5.0
 _STAMP = re.compile(rb"(?:candidate:|o=- )(\d{6,})")
 
 # A host candidate as Chrome writes it; the foundation carries the send time.
-CANDIDATE = ("candidate:{t} 1 udp 2122260223 192.168.1.23 54321 typ host generation 0 ufrag Wz3q "
-             "network-id 1 network-cost 10")
+CANDIDATE = (
+    "candidate:{t} 1 udp 2122260223 192.168.1.23 54321 typ host generation 0 ufrag Wz3q network-id 1 network-cost 10"
+)
 SDP_BYTES = 4000  # a Chrome offer with one video m-line and its codecs is 3-6 KB
 
 
 def sdp_template() -> str:
-    lines = ["v=0", "o=- {t} 2 IN IP4 127.0.0.1", "s=-", "t=0 0", "a=group:BUNDLE 0",
-             "a=extmap-allow-mixed", "a=msid-semantic: WMS stream", "m=video 9 UDP/TLS/RTP/SAVPF 96 97 98 99",
-             "c=IN IP4 0.0.0.0", "a=rtcp:9 IN IP4 0.0.0.0", "a=ice-ufrag:Wz3q", "a=ice-pwd:" + "p" * 24,
-             "a=fingerprint:sha-256 " + ":".join(["AB"] * 32), "a=setup:actpass", "a=mid:0", "a=sendonly"]
+    lines = [
+        "v=0",
+        "o=- {t} 2 IN IP4 127.0.0.1",
+        "s=-",
+        "t=0 0",
+        "a=group:BUNDLE 0",
+        "a=extmap-allow-mixed",
+        "a=msid-semantic: WMS stream",
+        "m=video 9 UDP/TLS/RTP/SAVPF 96 97 98 99",
+        "c=IN IP4 0.0.0.0",
+        "a=rtcp:9 IN IP4 0.0.0.0",
+        "a=ice-ufrag:Wz3q",
+        "a=ice-pwd:" + "p" * 24,
+        "a=fingerprint:sha-256 " + ":".join(["AB"] * 32),
+        "a=setup:actpass",
+        "a=mid:0",
+        "a=sendonly",
+    ]
     n = 0
     while sum(len(x) + 2 for x in lines) < SDP_BYTES:
         lines.append(f"a=rtpmap:{100 + n} VP8/90000\r\na=rtcp-fb:{100 + n} nack pli\r\na=fmtp:{100 + n} apt=96")
@@ -68,7 +83,9 @@ class Protocol:
     name = ""
     keepalive = ""
 
-    async def pair(self, streamer_url: str, viewer_url: str, index: int) -> tuple[ClientConnection, ClientConnection, str]:
+    async def pair(
+        self, streamer_url: str, viewer_url: str, index: int
+    ) -> tuple[ClientConnection, ClientConnection, str]:
         raise NotImplementedError
 
     def frame(self, kind: str, to: str) -> tuple[str, str]:
@@ -78,8 +95,7 @@ class Protocol:
 
 async def _open(url: str) -> ClientConnection:
     # No compression (peerjs-server has none by default), no library pings: the app-level keepalive runs.
-    return await connect(url, compression=None, ping_interval=None, max_size=2**20, open_timeout=30,
-                         close_timeout=2)
+    return await connect(url, compression=None, ping_interval=None, max_size=2**20, open_timeout=30, close_timeout=2)
 
 
 async def _expect(ws: ClientConnection, kind: str) -> dict[str, Any]:
@@ -100,20 +116,27 @@ class Frontdesk(Protocol):
     name = "frontdesk"
     keepalive = '{"type":"ping"}'
 
-    async def pair(self, streamer_url: str, viewer_url: str, index: int) -> tuple[ClientConnection, ClientConnection, str]:
+    async def pair(
+        self, streamer_url: str, viewer_url: str, index: int
+    ) -> tuple[ClientConnection, ClientConnection, str]:
         viewer = await _open(f"{viewer_url}/api/signaling")
         await viewer.send(json.dumps({"type": "join", "role": "viewer", "token": services.TOKEN, "room": None}))
         joined = await _expect(viewer, "joined")
         streamer = await _open(f"{streamer_url}/api/signaling")
-        await streamer.send(json.dumps({"type": "join", "role": "streamer", "room": joined["room"], "key": joined["key"]}))
+        await streamer.send(
+            json.dumps({"type": "join", "role": "streamer", "room": joined["room"], "key": joined["key"]})
+        )
         await _expect(streamer, "joined")
         await _expect(viewer, "peer-joined")
         return streamer, viewer, str(joined["peer_id"])
 
     def frame(self, kind: str, to: str) -> tuple[str, str]:
         if kind == "candidate":
-            body = {"type": "candidate", "to": to, "candidate": {
-                "candidate": CANDIDATE, "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": "Wz3q"}}
+            body = {
+                "type": "candidate",
+                "to": to,
+                "candidate": {"candidate": CANDIDATE, "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": "Wz3q"},
+            }
         else:
             body = {"type": "offer", "to": to, "sdp": SDP}
         return _split(json.dumps(body, separators=(",", ":")))
@@ -130,10 +153,12 @@ class PeerJs(Protocol):
     def __init__(self) -> None:
         self.nonce = secrets.token_hex(4)
 
-    async def pair(self, streamer_url: str, viewer_url: str, index: int) -> tuple[ClientConnection, ClientConnection, str]:
+    async def pair(
+        self, streamer_url: str, viewer_url: str, index: int
+    ) -> tuple[ClientConnection, ClientConnection, str]:
         ids = f"s{index}-{self.nonce}", f"v{index}-{self.nonce}"
         sockets = []
-        for base, peer_id in zip((streamer_url, viewer_url), ids):
+        for base, peer_id in zip((streamer_url, viewer_url), ids, strict=False):
             ws = await _open(f"{base}/peerjs?key=peerjs&id={peer_id}&token={secrets.token_hex(8)}")
             await _expect(ws, "OPEN")
             sockets.append(ws)
@@ -141,12 +166,19 @@ class PeerJs(Protocol):
 
     def frame(self, kind: str, to: str) -> tuple[str, str]:
         if kind == "candidate":
-            payload = {"candidate": {"candidate": CANDIDATE, "sdpMid": "0", "sdpMLineIndex": 0,
-                                     "usernameFragment": "Wz3q"}, "type": "media", "connectionId": "mc_bench"}
+            payload = {
+                "candidate": {"candidate": CANDIDATE, "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": "Wz3q"},
+                "type": "media",
+                "connectionId": "mc_bench",
+            }
             body = {"type": "CANDIDATE", "dst": to, "payload": payload}
         else:
-            payload = {"sdp": {"type": "offer", "sdp": SDP}, "type": "media", "connectionId": "mc_bench",
-                       "metadata": None}
+            payload = {
+                "sdp": {"type": "offer", "sdp": SDP},
+                "type": "media",
+                "connectionId": "mc_bench",
+                "metadata": None,
+            }
             body = {"type": "OFFER", "dst": to, "payload": payload}
         return _split(json.dumps(body, separators=(",", ":")))
 
@@ -193,15 +225,11 @@ async def _keepalive(rooms: list[Room], frame: str, stop: asyncio.Event) -> None
     per_tick = -(-len(sockets) // ticks)
     position = 0
     while not stop.is_set():
-        try:
+        with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), KEEPALIVE_SECONDS / ticks)
-        except TimeoutError:
-            pass
-        for ws in sockets[position:position + per_tick]:
-            try:
+        for ws in sockets[position : position + per_tick]:
+            with suppress(ConnectionClosed):
                 await ws.send(frame)
-            except ConnectionClosed:
-                pass
         position = (position + per_tick) % max(1, len(sockets))
 
 
@@ -225,13 +253,24 @@ async def _steady(rooms: list[Room], parts: tuple[str, str], rate: float, second
 
 
 def _summary(phase: Phase, seconds: float) -> dict[str, Any]:
-    return {"sent": phase.sent, "received": phase.received, "seconds": round(seconds, 3),
-            "msgs_per_s": round(phase.received / seconds, 1) if seconds else None,
-            "p50_ms": round(percentile(phase.latencies_ms, 50), 3), "p99_ms": round(percentile(phase.latencies_ms, 99), 3)}
+    return {
+        "sent": phase.sent,
+        "received": phase.received,
+        "seconds": round(seconds, 3),
+        "msgs_per_s": round(phase.received / seconds, 1) if seconds else None,
+        "p50_ms": round(percentile(phase.latencies_ms, 50), 3),
+        "p99_ms": round(percentile(phase.latencies_ms, 99), 3),
+    }
 
 
-async def drive(protocol: Protocol, streamer_url: str, viewer_url: str, servers: list[services.Process],
-                rooms_n: int, size: SignalingSize) -> dict[str, Any]:
+async def drive(
+    protocol: Protocol,
+    streamer_url: str,
+    viewer_url: str,
+    servers: list[services.Process],
+    rooms_n: int,
+    size: SignalingSize,
+) -> dict[str, Any]:
     def rss() -> int:
         return sum(server.rss() for server in servers)
 
@@ -258,7 +297,11 @@ async def drive(protocol: Protocol, streamer_url: str, viewer_url: str, servers:
     keepalive = asyncio.create_task(_keepalive(rooms, protocol.keepalive, stop))
     await asyncio.sleep(settle)
     rss_connected = rss()
-    result: dict[str, Any] = {"rooms": rooms_n, "connections": 2 * rooms_n, "connect_seconds": round(connect_seconds, 2)}
+    result: dict[str, Any] = {
+        "rooms": rooms_n,
+        "connections": 2 * rooms_n,
+        "connect_seconds": round(connect_seconds, 2),
+    }
     try:
         for kind in ("candidate", "sdp"):
             parts = protocol.frame(kind, "{to}")
@@ -270,17 +313,21 @@ async def drive(protocol: Protocol, streamer_url: str, viewer_url: str, servers:
                 current[0] = phase
                 cpu_before = cpu()
                 if mode == "steady":
-                    await asyncio.gather(*(_steady([r], f, rate, size.seconds, phase) for r, f in zip(rooms, frames)))
+                    await asyncio.gather(
+                        *(_steady([r], f, rate, size.seconds, phase) for r, f in zip(rooms, frames, strict=False))
+                    )
                     seconds = size.seconds
                     await asyncio.sleep(settle)  # the last ones arrive
                 else:
                     seconds = await _saturate_all(rooms, frames, size.window, size.seconds, phase)
                 current[0] = None
                 used = cpu() - cpu_before
-                result[f"{kind}_{mode}"] = {**_summary(phase, seconds),
-                                            "server_cpu_share": round(used / seconds, 2),
-                                            "server_cpu_us_per_msg": round(1e6 * used / max(1, phase.received), 1),
-                                            **({"offered_per_s": round(rate * rooms_n, 1)} if mode == "steady" else {})}
+                result[f"{kind}_{mode}"] = {
+                    **_summary(phase, seconds),
+                    "server_cpu_share": round(used / seconds, 2),
+                    "server_cpu_us_per_msg": round(1e6 * used / max(1, phase.received), 1),
+                    **({"offered_per_s": round(rate * rooms_n, 1)} if mode == "steady" else {}),
+                }
                 await asyncio.sleep(settle)
         result["rss_before_mb"] = round(rss_before / 2**20, 1)
         result["rss_connected_mb"] = round(rss_connected / 2**20, 1)
@@ -296,8 +343,9 @@ async def drive(protocol: Protocol, streamer_url: str, viewer_url: str, servers:
     return result
 
 
-async def _saturate_all(rooms: list[Room], frames: list[tuple[str, str]], window: int, seconds: float,
-                        phase: Phase) -> float:
+async def _saturate_all(
+    rooms: list[Room], frames: list[tuple[str, str]], window: int, seconds: float, phase: Phase
+) -> float:
     started = time.perf_counter()
     for room in rooms:
         room.credit = asyncio.Semaphore(window)
@@ -313,35 +361,74 @@ async def _saturate_all(rooms: list[Room], frames: list[tuple[str, str]], window
             await room.streamer.send(before + str(time.perf_counter_ns()) + after)
             phase.sent += 1
 
-    await asyncio.gather(*(room_loop(r, f) for r, f in zip(rooms, frames)))
+    await asyncio.gather(*(room_loop(r, f) for r, f in zip(rooms, frames, strict=False)))
     return time.perf_counter() - started
+
+
+GC_PROBE = Path(__file__).resolve().parent / "gc_probe"
+
+
+def gc_read(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return None
+
+
+def gc_summary(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What bench/gc_probe recorded in the app between two readings: GC passes per generation, their time,
+    and the full-GC pauses (each one stops the event loop)."""
+    if before is None or after is None:
+        return None
+    pauses = after["full_pauses_ms"][len(before["full_pauses_ms"]) :]
+    return {
+        "collections": [a - b for a, b in zip(after["counts"], before["counts"], strict=True)],
+        "seconds": [round(a - b, 4) for a, b in zip(after["seconds"], before["seconds"], strict=True)],
+        "full_gc_pauses": len(pauses),
+        "longest_full_gc_pause_ms": max(pauses) if pauses else 0.0,
+    }
 
 
 def frontdesk_target(pg: services.Postgres, logs: Path, rooms: int) -> Any:
     @asynccontextmanager
     async def target(n: int) -> AsyncIterator[tuple[Protocol, str, str, list[services.Process]]]:
         url = pg.create("bench_signaling")
+        probe = logs / f"gc-{n}.json"
         try:
-            # The rate limit is raised so the saturated phase measures relaying, not the limiter.
-            with services.app(url, logs, name=f"app-signaling-{n}", MAX_MESSAGES_PER_SECOND="100000",
-                              MAX_ROOMS=str(2 * rooms + 10)) as app:
+            # The rate limit is raised so the saturated phase measures relaying, not the limiter. The GC probe
+            # (bench/gc_probe) records the collector's pauses in the app.
+            with services.app(
+                url,
+                logs,
+                name=f"app-signaling-{n}",
+                MAX_MESSAGES_PER_SECOND="100000",
+                MAX_ROOMS=str(2 * rooms + 10),
+                PYTHONPATH=str(GC_PROBE),
+                FRONTDESK_GC_PROBE=str(probe),
+            ) as app:
                 yield Frontdesk(), app.ws_url, app.ws_url, [app.process]
         finally:
             pg.drop("bench_signaling")
+
     return target
 
 
 def cross_instance_target(pg: services.Postgres, logs: Path, rooms: int) -> Any:
     """Streamer on instance A, viewer on instance B, rooms shared through Postgres (issue 8)."""
+
     @asynccontextmanager
     async def target(n: int) -> AsyncIterator[tuple[Protocol, str, str, list[services.Process]]]:
         url = pg.create("bench_signaling")
         env = {"MAX_MESSAGES_PER_SECOND": "100000", "MAX_ROOMS": str(2 * rooms + 10), "SIGNALING_BACKEND": "postgres"}
         try:
-            with services.app(url, logs, name=f"app-a-{n}", **env) as a, services.app(url, logs, name=f"app-b-{n}", **env) as b:
+            with (
+                services.app(url, logs, name=f"app-a-{n}", **env) as a,
+                services.app(url, logs, name=f"app-b-{n}", **env) as b,
+            ):
                 yield Frontdesk(), a.ws_url, b.ws_url, [a.process, b.process]
         finally:
             pg.drop("bench_signaling")
+
     return target
 
 
@@ -350,11 +437,13 @@ def peerjs_target(logs: Path) -> Any:
     async def target(n: int) -> AsyncIterator[tuple[Protocol, str, str, list[services.Process]]]:
         with services.peerjs(logs) as server:
             yield PeerJs(), server.ws_url, server.ws_url, [server.process]
+
     return target
 
 
-async def run(pg: services.Postgres, size: SignalingSize, logs: Path, progress: Any,
-              cross_instance: bool = True) -> dict[str, Any]:
+async def run(
+    pg: services.Postgres, size: SignalingSize, logs: Path, progress: Any, cross_instance: bool = True
+) -> dict[str, Any]:
     biggest = max(size.rooms)
     targets: dict[str, Any] = {"frontdesk": frontdesk_target(pg, logs, biggest), "peerjs-server": peerjs_target(logs)}
     if cross_instance:
@@ -367,7 +456,14 @@ async def run(pg: services.Postgres, size: SignalingSize, logs: Path, progress: 
                 continue
             try:
                 async with target(rooms) as (protocol, streamer_url, viewer_url, servers):
+                    probe = logs / f"gc-{rooms}.json"
+                    if name == "frontdesk":
+                        await asyncio.sleep(0.6)  # the probe writes twice a second
+                    before = gc_read(probe)
                     result = await drive(protocol, streamer_url, viewer_url, servers, rooms, size)
+                    if name == "frontdesk":
+                        await asyncio.sleep(0.6)
+                        result["gc"] = gc_summary(before, gc_read(probe))
             except RuntimeError as exc:
                 if name == "frontdesk cross-instance":
                     lines = [x for x in str(exc).splitlines() if "Error" in x and "startup failed" not in x]
@@ -376,29 +472,52 @@ async def run(pg: services.Postgres, size: SignalingSize, logs: Path, progress: 
                     continue
                 raise
             results[name].append(result)
-            progress(f"signaling {name} {rooms} rooms: candidate p99 {result['candidate_steady']['p99_ms']:.2f} ms, "
-                     f"saturated {result['candidate_saturated']['msgs_per_s']:.0f} msg/s, "
-                     f"{result['kib_per_connection']:.1f} KiB/conn")
+            progress(
+                f"signaling {name} {rooms} rooms: candidate p99 {result['candidate_steady']['p99_ms']:.2f} ms, "
+                f"saturated {result['candidate_saturated']['msgs_per_s']:.0f} msg/s, "
+                f"{result['kib_per_connection']:.1f} KiB/conn"
+            )
     ratios = []
-    for ours, theirs in zip(results["frontdesk"], results["peerjs-server"]):
+    for ours, theirs in zip(results["frontdesk"], results["peerjs-server"], strict=False):
         row: dict[str, Any] = {"rooms": ours["rooms"]}
         for kind in ("candidate", "sdp"):
-            row[f"{kind}_throughput"] = _ratio(ours[f"{kind}_saturated"]["msgs_per_s"], theirs[f"{kind}_saturated"]["msgs_per_s"])
+            row[f"{kind}_throughput"] = _ratio(
+                ours[f"{kind}_saturated"]["msgs_per_s"], theirs[f"{kind}_saturated"]["msgs_per_s"]
+            )
             row[f"{kind}_p99_steady"] = _ratio(ours[f"{kind}_steady"]["p99_ms"], theirs[f"{kind}_steady"]["p99_ms"])
-            row[f"{kind}_p99_saturated"] = _ratio(ours[f"{kind}_saturated"]["p99_ms"], theirs[f"{kind}_saturated"]["p99_ms"])
-        row["cpu_per_msg_saturated"] = _ratio(ours["candidate_saturated"]["server_cpu_us_per_msg"],
-                                              theirs["candidate_saturated"]["server_cpu_us_per_msg"])
+            row[f"{kind}_p99_saturated"] = _ratio(
+                ours[f"{kind}_saturated"]["p99_ms"], theirs[f"{kind}_saturated"]["p99_ms"]
+            )
+        row["cpu_per_msg_saturated"] = _ratio(
+            ours["candidate_saturated"]["server_cpu_us_per_msg"], theirs["candidate_saturated"]["server_cpu_us_per_msg"]
+        )
         row["memory_per_connection"] = _ratio(ours["kib_per_connection"], theirs["kib_per_connection"])
         ratios.append(row)
     cross = []
-    for single, multi in zip(results["frontdesk"], results.get("frontdesk cross-instance", [])):
-        cross.append({"rooms": single["rooms"], **{
-            f"{kind}_{stat}": _ratio(multi[f"{kind}_steady"][f"{stat}_ms"], single[f"{kind}_steady"][f"{stat}_ms"])
-            for kind in ("candidate", "sdp") for stat in ("p50", "p99")}})
-    return {"targets": results, "unavailable": unavailable, "ratios_frontdesk_over_peerjs": ratios,
-            "ratios_cross_instance_over_single": cross,
-            "seconds_per_phase": size.seconds, "rate_per_room": size.rate_per_room, "max_rate": size.max_rate,
-            "window": size.window, "sdp_bytes": len(SDP)}
+    for single, multi in zip(results["frontdesk"], results.get("frontdesk cross-instance", []), strict=False):
+        cross.append(
+            {
+                "rooms": single["rooms"],
+                **{
+                    f"{kind}_{stat}": _ratio(
+                        multi[f"{kind}_steady"][f"{stat}_ms"], single[f"{kind}_steady"][f"{stat}_ms"]
+                    )
+                    for kind in ("candidate", "sdp")
+                    for stat in ("p50", "p99")
+                },
+            }
+        )
+    return {
+        "targets": results,
+        "unavailable": unavailable,
+        "ratios_frontdesk_over_peerjs": ratios,
+        "ratios_cross_instance_over_single": cross,
+        "seconds_per_phase": size.seconds,
+        "rate_per_room": size.rate_per_room,
+        "max_rate": size.max_rate,
+        "window": size.window,
+        "sdp_bytes": len(SDP),
+    }
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:

@@ -66,5 +66,9 @@ async def closed_loop(
 
 def merge(runs: list[Run]) -> Run:
     """Rounds of one method, as one run (their latencies pooled, their wall times added)."""
-    return Run(runs[0].concurrency, sum(r.count for r in runs), sum(r.seconds for r in runs),
-               [x for r in runs for x in r.latencies_ms])
+    return Run(
+        runs[0].concurrency,
+        sum(r.count for r in runs),
+        sum(r.seconds for r in runs),
+        [x for r in runs for x in r.latencies_ms],
+    )
