@@ -1,14 +1,16 @@
 """`python -m bench.load`: mixed load on loopback, then proof that nothing was lost (docs/reliability.md).
 
 API clients (each its own keep-alive connection and its own consented customer and session) send a mix of
-batch writes and searches back to back; signaling rooms (a phone and a viewer each) relay offer/answer round
-trips at a steady pace; all for a fixed time, against `python -m frontdesk serve` in a subprocess. Then:
-every status counted (any 5xx fails the run), every table's rows counted against the rows the acknowledged
-writes created (any missing row fails it), p50/p99 per operation, and the app's RSS before, at its peak and
-after the clients have gone. Bounded by --seconds; everything runs on 127.0.0.1 and is stopped at the end.
+batch writes and searches, pausing about --think seconds between requests (0: back to back); signaling
+rooms (a phone and a viewer each) relay an offer/answer round trip every --room-interval seconds; all for a
+fixed time, against `python -m frontdesk serve` in a subprocess. Then: every status counted (any 5xx fails
+the run), every table's rows counted against the rows the acknowledged writes created (any missing row fails
+it), p50/p99 per operation, and the app's RSS before, halfway, at the end and after the clients have gone.
+Bounded by --seconds; everything runs on 127.0.0.1 and is stopped at the end.
 
-    python -m bench.load --clients 200 --rooms 200 --seconds 60      # `make load`
-    python -m bench.load --clients 8 --rooms 8 --seconds 3 --check   # the smoke run inside `make test`
+    python -m bench.load --clients 200 --rooms 200 --seconds 60        # `make load`
+    python -m bench.load --think 0 --room-interval 0.2                 # saturation: where 503s begin
+    python -m bench.load --clients 8 --rooms 8 --seconds 3 --check     # the smoke run inside `make test`
 """
 
 from __future__ import annotations
@@ -155,9 +157,12 @@ class Load:
             return "POST", "/search/memory", b'{"embedding":%s,"limit":10}' % text
         return "GET", f"/customers/{client.customer_id}/context", b""
 
-    async def client_loop(self, client: Client, until: float) -> None:
+    async def client_loop(self, client: Client, until: float, think: float) -> None:
         ops, weights = list(MIX), list(MIX.values())
+        await asyncio.sleep(self.rng.uniform(0, think))  # spread the clients out
         while time.monotonic() < until:
+            if think:
+                await asyncio.sleep(self.rng.uniform(0.5 * think, 1.5 * think))
             op = self.rng.choices(ops, weights)[0]
             method, path, body = self.request(client, op)
             began = time.perf_counter()
@@ -277,7 +282,14 @@ async def sample_rss(app: services.App, rss: dict[str, int], midway: float, stop
 
 
 async def drive(
-    app: services.App, database_url: str, clients: int, rooms: int, seconds: float, room_interval: float, seed: int
+    app: services.App,
+    database_url: str,
+    clients: int,
+    rooms: int,
+    seconds: float,
+    think: float,
+    room_interval: float,
+    seed: int,
 ) -> dict[str, Any]:
     tally = Tally()
     load = Load(app.base_url, services.TOKEN, tally, seed)
@@ -289,7 +301,7 @@ async def drive(
     until = started + seconds
     sampler = asyncio.create_task(sample_rss(app, rss, started + seconds / 2, stop))
     cpu = (app.process.cpu_seconds(), time.process_time())
-    tasks: list[Awaitable[None]] = [load.client_loop(c, until) for c in api]
+    tasks: list[Awaitable[None]] = [load.client_loop(c, until, think) for c in api]
     tasks += [room_loop(app.ws_url, services.TOKEN, tally, until, room_interval, n) for n in range(rooms)]
     await asyncio.gather(*tasks)
     elapsed = time.monotonic() - started
@@ -306,6 +318,7 @@ async def drive(
         tally, rows, elapsed, clients, rooms, rss, server_5xx(metrics.decode()) if metrics_status == 200 else -1
     )
     result["cpu_seconds"] = {"app": round(cpu[0], 1), "load_generator": round(cpu[1], 1)}
+    result["think_seconds"], result["room_interval_seconds"] = think, room_interval
     return result
 
 
@@ -382,7 +395,8 @@ def failures(result: dict[str, Any]) -> list[str]:
 
 def markdown(result: dict[str, Any]) -> str:
     lines = [
-        f"{result['clients']} API clients + {result['rooms']} signaling rooms for {result['seconds']} s: "
+        f"{result['clients']} API clients (think {result['think_seconds']} s) + {result['rooms']} signaling rooms "
+        f"(a round trip every {result['room_interval_seconds']} s) for {result['seconds']} s: "
         f"{result['requests']} requests ({result['requests_per_second']}/s), statuses {result['statuses']}, "
         f"5xx {result['http_5xx']}, relayed frames {result['signaling']['relayed_frames']}.",
         "",
@@ -412,7 +426,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rooms", type=int, default=200, help="signaling rooms, two sockets each (default 200)")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the load runs (default 60)")
     parser.add_argument(
-        "--room-interval", type=float, default=0.2, help="pause between a room's round trips, seconds (default 0.2)"
+        "--think",
+        type=float,
+        default=0.5,
+        help="mean pause between a client's requests, seconds (default 0.5; 0: back to back)",
+    )
+    parser.add_argument(
+        "--room-interval", type=float, default=1.0, help="pause between a room's round trips, seconds (default 1)"
     )
     parser.add_argument("--pool", type=int, default=20, help="the app's POOL_MAX_SIZE (default 20)")
     parser.add_argument("--database-url", help="an empty, migrated database to use (default: an embedded one)")
@@ -431,7 +451,7 @@ def main(argv: list[str] | None = None) -> None:
             env = {"POOL_MAX_SIZE": str(args.pool), "MAX_ROOMS": str(max(1000, args.rooms))}
             with services.app(url, logs, **env) as app:
                 result = asyncio.run(
-                    drive(app, url, args.clients, args.rooms, args.seconds, args.room_interval, args.seed)
+                    drive(app, url, args.clients, args.rooms, args.seconds, args.think, args.room_interval, args.seed)
                 )
                 if not app.process.running():
                     result["app_exited"] = app.process.tail()

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_a_small_load_loses_nothing_and_answers_no_5xx(database_url: str, tmp_path: Path) -> None:
     out = tmp_path / "load.json"
-    command = [sys.executable, "-m", "bench.load", "--clients", "8", "--rooms", "8", "--seconds", "3",
+    command = [sys.executable, "-m", "bench.load", "--clients", "8", "--rooms", "8", "--seconds", "3", "--think", "0",
                "--database-url", database_url, "--out", str(out), "--check"]
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
