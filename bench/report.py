@@ -241,7 +241,8 @@ def memory_section(memory: dict[str, Any]) -> list[str]:
             f"{memory['rows']:,} memories over {memory['customers']:,} customers ({memory['per_customer']} each), "
             f"1536-d, clustered by topic; k = 10, {memory['queries']} queries at concurrency 1; filtered queries "
             f"name a random customer. recall@10 against numpy's exact answer (for the filtered rows: among that "
-            f"customer's memories). Load: {memory['load']}."
+            f"customer's memories). Load: COPY {memory['load']['copy_seconds']} s, HNSW build "
+            f"{memory['load']['index_seconds']} s."
         ),
         "",
         *_table(["method", "p50 ms", "p99 ms", "results returned (mean)", "queries with k results", "recall@10"], rows),
@@ -554,6 +555,38 @@ def plots(results: dict[str, Any], img_dir: Path, rel: str) -> dict[str, str]:
     return made
 
 
+def _per_bench(results: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {seconds / 60:.1f} min" for name, seconds in results.get("seconds", {}).items())
+
+
+class _Blank(dict[str, str]):
+    """Placeholders of bench/findings.md that this run has no number for read as a dash."""
+
+    def __missing__(self, key: str) -> str:
+        return "–"
+
+
+def findings_values(results: dict[str, Any]) -> dict[str, str]:
+    """The numbers bench/findings.md quotes ({name}), from this run."""
+    values: dict[str, str] = {}
+    memory = {m["method"]: m for m in results.get("memory", {}).get("methods", [])}
+    unfiltered = memory.get("unfiltered: product SQL (HNSW, iterative scan)")
+    fixed = memory.get("unfiltered: product SQL + SET LOCAL enable_seqscan = off (proposed fix)")
+    if unfiltered:
+        values["memory_unfiltered"] = _fmt(unfiltered["p50_ms"], 1)
+    if fixed:
+        values["memory_fixed"] = _fmt(fixed["p50_ms"], 1)
+        values["memory_fixed_recall"] = _fmt(fixed["recall_at_10"], 2)
+    pauses = [
+        r["gc"]["longest_full_gc_pause_ms"]
+        for r in results.get("signaling", {}).get("targets", {}).get("frontdesk", [])
+        if r.get("gc")
+    ]
+    if pauses:
+        values["gc_longest"] = _fmt(max(pauses), 0)
+    return values
+
+
 # ---- the document ---------------------------------------------------------------------------------------
 
 
@@ -571,7 +604,7 @@ def render(results: dict[str, Any], images: dict[str, str]) -> str:
         "",
         (
             f"- Command: `{results['command']}` (size `{results['size']}`), started {results['started']}, "
-            f"took {results.get('total_seconds', 0) / 60:.1f} min ({results.get('seconds', {})} s per bench)."
+            f"took {results.get('total_seconds', 0) / 60:.1f} min ({_per_bench(results)})."
         ),
         (
             "- Full run: `make bench` (= `python -m bench --size full --out docs/benchmarks.md`). "
@@ -585,7 +618,7 @@ def render(results: dict[str, Any], images: dict[str, str]) -> str:
     if rows:
         out += ["## Goals", "", *_table(["goal (issue 6)", "measured", ""], rows)]
     if FINDINGS.is_file():
-        out += [FINDINGS.read_text().strip(), ""]
+        out += [FINDINGS.read_text().strip().format_map(_Blank(findings_values(results))), ""]
     out += machine_section(results)
     if "face" in results:
         out += face_section(results["face"], images.get("face"))
