@@ -8,13 +8,10 @@ import asyncio
 import itertools
 import json
 import logging
-import os
 import re
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -25,9 +22,9 @@ from websockets.exceptions import ConnectionClosed
 
 from frontdesk import embedded
 from frontdesk.settings import Settings
+from serve_process import frontdesk_process, until_healthy
 
 from api_support import FACE_DIM, customer, error, ok, vector
-from browser import free_port
 from conftest import TOKEN, LiveServer, ServerFactory, with_settings
 from signaling_client import Peer, streamer, viewer
 
@@ -231,37 +228,6 @@ async def test_a_client_that_vanishes_while_its_batch_is_inserted_leaves_all_of_
 # ---- graceful shutdown of the real process ------------------------------------------------------------
 
 
-@contextmanager
-def frontdesk_process(tmp_path: Path, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
-    """`python -m frontdesk serve` on a free loopback port; its output goes to a file."""
-    port = free_port()
-    environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABASE_READ_URL")}
-    environ.update(HOST="127.0.0.1", PORT=str(port), TLS="off", API_TOKENS=TOKEN, LOG_LEVEL="debug", **env)
-    log = tmp_path / "frontdesk.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "frontdesk", "serve"], cwd=tmp_path, env=environ, stdout=out, stderr=out
-        )
-    try:
-        yield proc, f"http://127.0.0.1:{port}", log
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-async def until_healthy(proc: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    async with httpx.AsyncClient(base_url=base_url, timeout=2) as http, asyncio.timeout(120):
-        while True:
-            assert proc.poll() is None, await asyncio.to_thread(log.read_text)
-            try:
-                if (await http.get("/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-
-
 @asynccontextmanager
 async def request_held_open(
     base_url: str, path: str, body: bytes
@@ -324,7 +290,8 @@ async def test_sigterm_closes_sockets_to_reconnect_finishes_requests_and_exits_0
 async def _sigterm_during_traffic(
     database: str, tmp_path: Path, database_url: str, env: dict[str, str], data: Path
 ) -> None:
-    with frontdesk_process(tmp_path, **env) as (proc, base_url, log):
+    with frontdesk_process(tmp_path, **env) as (proc, port, log):
+        base_url = f"http://127.0.0.1:{port}"
         await until_healthy(proc, base_url, log)
         ws_url = base_url.replace("http://", "ws://")
         async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"}) as http:

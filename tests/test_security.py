@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import logging
 import re
+import ssl
+import stat
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,6 +16,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from websockets.exceptions import InvalidStatus
 
 from frontdesk.auth import PUBLIC_PATHS, is_public, token_is_valid
+from serve_process import frontdesk_process, until_healthy
 
 from api_support import FACE_DIM, TEXT_DIM, add_faces, add_memories, ok, vector
 from conftest import TOKEN, LiveServer
@@ -157,3 +161,19 @@ def test_tokens_must_match_one_configured_token_exactly(presented: str | None, e
 
 def test_no_token_is_valid_when_none_is_configured() -> None:
     assert token_is_valid("anything", ()) is False
+
+
+async def test_serve_speaks_https_with_its_own_certificate_by_default(database_url: str, tmp_path: Path) -> None:
+    """Phones give the camera only to a secure context: `serve` makes a certificate for this machine's names
+    and addresses (its key private to the owner) and speaks HTTPS, not plain HTTP."""
+    data = tmp_path / "data"
+    with frontdesk_process(tmp_path, DATABASE_URL=database_url, TLS="auto", DATA_DIR=str(data)) as (proc, port, log):
+        await until_healthy(proc, f"https://127.0.0.1:{port}", log, verify=False)
+        trust = ssl.create_default_context(cafile=data / "tls" / "cert.pem")
+        async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}", verify=trust) as https:
+            assert (await https.get("/healthz")).status_code == 200  # the certificate names 127.0.0.1
+            assert (await https.get("/customers")).status_code == 401
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as plain:
+            with pytest.raises(httpx.TransportError):
+                await plain.get("/healthz")
+    assert stat.S_IMODE((data / "tls" / "key.pem").stat().st_mode) == 0o600
