@@ -166,30 +166,45 @@ class App:
 
 
 @contextmanager
-def app(database_url: str, logs: Path, name: str = "app", **env: str) -> Iterator[App]:
-    """`python -m frontdesk serve` on a free loopback port; `env` adds settings (e.g. HNSW_EF_SEARCH)."""
-    port = free_port()
-    settings = {
-        "DATABASE_URL": database_url,
-        "API_TOKENS": TOKEN,
-        "TLS": "off",
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        # Access logs off: a log line per request is a deployment choice, not the app's cost.
-        "LOG_LEVEL": "warning",
-        "DATA_DIR": str(logs / f"{name}-data"),
-        "POOL_MAX_SIZE": "20",
-        **env,
-    }
-    environ = {
-        k: v for k, v in os.environ.items() if k not in settings and not k.startswith("FRONTDESK") and k != "PYTHONPATH"
-    }
-    process = Process(name, [sys.executable, "-m", "frontdesk", "serve"], {**environ, **settings}, logs / f"{name}.log")
+def apps(database_url: str, logs: Path, names: list[str], **env: str) -> Iterator[list[App]]:
+    """`python -m frontdesk serve` once per name, each on a free loopback port, started side by side;
+    `env` adds settings (e.g. HNSW_EF_SEARCH)."""
+    started: list[App] = []
     try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", process)
-        yield App(process, port)
+        for name in names:
+            port = free_port()
+            settings = {
+                "DATABASE_URL": database_url,
+                "API_TOKENS": TOKEN,
+                "TLS": "off",
+                "HOST": "127.0.0.1",
+                "PORT": str(port),
+                # Access logs off: a log line per request is a deployment choice, not the app's cost.
+                "LOG_LEVEL": "warning",
+                "DATA_DIR": str(logs / f"{name}-data"),
+                "POOL_MAX_SIZE": "20",
+                **env,
+            }
+            environ = {
+                k: v
+                for k, v in os.environ.items()
+                if k not in settings and not k.startswith("FRONTDESK") and k != "PYTHONPATH"
+            }
+            command = [sys.executable, "-m", "frontdesk", "serve"]
+            started.append(App(Process(name, command, {**environ, **settings}, logs / f"{name}.log"), port))
+        for app_ in started:
+            wait_http(f"{app_.base_url}/healthz", app_.process)
+        yield started
     finally:
-        process.stop()
+        for app_ in started:
+            app_.process.stop()
+
+
+@contextmanager
+def app(database_url: str, logs: Path, name: str = "app", **env: str) -> Iterator[App]:
+    """One `python -m frontdesk serve` (see `apps`)."""
+    with apps(database_url, logs, [name], **env) as (only,):
+        yield only
 
 
 PEERJS_DIR = BENCH / "node_modules" / "peer"

@@ -421,10 +421,7 @@ def cross_instance_target(pg: services.Postgres, logs: Path, rooms: int) -> Any:
         url = pg.create("bench_signaling")
         env = {"MAX_MESSAGES_PER_SECOND": "100000", "MAX_ROOMS": str(2 * rooms + 10), "SIGNALING_BACKEND": "postgres"}
         try:
-            with (
-                services.app(url, logs, name=f"app-a-{n}", **env) as a,
-                services.app(url, logs, name=f"app-b-{n}", **env) as b,
-            ):
+            with services.apps(url, logs, [f"app-a-{n}", f"app-b-{n}"], **env) as (a, b):
                 yield Frontdesk(), a.ws_url, b.ws_url, [a.process, b.process]
         finally:
             pg.drop("bench_signaling")
