@@ -122,6 +122,7 @@ def test_schemathesis_coverage_and_stateful_phases_find_nothing(fuzz_server: Thr
         *([] if os.environ.get("FUZZ_RANDOM") else ["--seed", "1"]),
     ]
     run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=3600)
+    print("\n".join(run.stdout.splitlines()[-14:]))  # the summary, for `pytest -rP`
     assert run.returncode == 0, run.stdout[-20_000:] + run.stderr[-5_000:]
     assert "No issues found" in run.stdout and TOKEN not in run.stdout
 
