@@ -145,7 +145,7 @@ async def test_face_search_is_not_starved_by_the_consent_filter(
         "COPY customer_face_embeddings (customer_id, model_name, embedding) FROM STDIN (FORMAT BINARY)"
     ) as copy:
         copy.set_types(["uuid", "text", "vector"])
-        for (customer_id,), face in zip(rows, crowd):
+        for (customer_id,), face in zip(rows, crowd, strict=True):
             await copy.write_row((customer_id, "m", face))
     settings = with_settings(small_dims.settings, hnsw_ef_search=40)
     async with start_server(settings) as live, live.client() as http:

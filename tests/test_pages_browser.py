@@ -178,7 +178,7 @@ def test_two_viewers_both_receive_video_and_every_reconnect_resumes_it(
     before = frames_decoded(first)
     identities = [(status(page)["room"], status(page)["peerId"], status(page)["joins"]) for page in (first, camera)]
     app.call(lambda a: [member.go_away() for member in list(a.state.signaling.members)])
-    for page, (room_was, peer_was, joins_was) in zip((first, camera), identities):
+    for page, (room_was, peer_was, joins_was) in zip((first, camera), identities, strict=True):
         now = wait_until(lambda p=page, j=joins_was: (s := status(p))["joins"] > j and s["signaling"] == "joined" and s,
                          30, what="a resumed join")
         assert (now["room"], now["peerId"], now["resumed"]) == (room_was, peer_was, True)
@@ -215,7 +215,7 @@ def test_an_app_restart_with_rooms_in_postgres_resumes_both_pages_in_place(
         before = frames_decoded(viewer)
         identities = [(status(page)["room"], status(page)["peerId"], status(page)["joins"]) for page in (viewer, camera)]
         app.restart()
-        for page, (room_was, peer_was, joins_was) in zip((viewer, camera), identities):
+        for page, (room_was, peer_was, joins_was) in zip((viewer, camera), identities, strict=True):
             now = wait_until(lambda p=page, j=joins_was: (s := status(p))["joins"] > j and s["signaling"] == "joined"
                              and s, 60, what="a resumed join after the restart")
             assert (now["room"], now["peerId"], now["resumed"]) == (room_was, peer_was, True)

@@ -14,9 +14,10 @@ import pytest
 import uvicorn
 from websockets.exceptions import InvalidStatus
 
-from conftest import TOKEN, LiveServer, ServerFactory, with_settings
 from frontdesk.app import create_app
 from frontdesk.settings import Settings
+
+from conftest import TOKEN, LiveServer, ServerFactory, with_settings
 from signaling_client import Peer, open_peer, streamer, viewer
 
 # Quick timeouts so that liveness and expiry tests take well under a second each.

@@ -72,11 +72,10 @@ class Session:
 
     async def copy_rows(self, name: str, rows: Iterable[Sequence[Any]], types: Sequence[str]) -> None:
         """Binary COPY of `rows` with the named `COPY ... FROM STDIN (FORMAT BINARY)` statement."""
-        async with self.conn.cursor() as cur:
-            async with cur.copy(QUERIES[name]) as copy:
-                copy.set_types(list(types))
-                for row in rows:
-                    await copy.write_row(row)
+        async with self.conn.cursor() as cur, cur.copy(QUERIES[name]) as copy:
+            copy.set_types(list(types))
+            for row in rows:
+                await copy.write_row(row)
 
 
 class Database:

@@ -121,7 +121,7 @@ def document(settings: Settings) -> dict[str, Any]:
     types = list(dict.fromkeys(types))
     hook = vectors.schema_hook(settings.face_embedding_dim, settings.text_embedding_dim)
     ref_list, components = msgspec.json.schema_components(types, schema_hook=hook, ref_template=REF)
-    refs = dict(zip(types, ref_list))
+    refs = dict(zip(types, ref_list, strict=True))
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in ENDPOINTS:
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint, refs, components)

@@ -41,7 +41,7 @@ def make_self_signed(cert_path: Path, key_path: Path) -> None:
     dns, ips = _names()
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"frontdesk on {socket.gethostname()}")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)
