@@ -21,6 +21,7 @@ import httpx
 import psycopg
 import psycopg.sql
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from frontdesk import embedded
 from frontdesk.settings import Settings
@@ -75,6 +76,9 @@ async def camera_room(viewer_url: str, phone_url: str) -> tuple[Peer, Peer]:
     first = await viewer(viewer_url)
     phone = await streamer(phone_url, first.room, first.joined["key"])
     assert (await first.expect("peer-joined"))["peer"] == {"peer_id": phone.id, "role": "streamer"}
+    # `joined` goes out before the phone's socket is attached (the last step of a join); a socket's frames
+    # are handled one at a time, so a pong means the join is complete.
+    await phone.is_alive()
     return first, phone
 
 
@@ -448,6 +452,138 @@ async def test_the_listening_connection_recovers_after_the_database_restarts(
             await second.send(type="answer", to=phone.id, sdp="answer across")
             assert (await phone.expect("answer"))["sdp"] == "answer across"
             for peer in (first, phone, second, near):
+                await peer.is_alive()
+    finally:
+        own.stop()
+
+
+async def relay_outcome(sender: Peer, receiver: Peer, within: float) -> tuple[str, dict[str, Any]]:
+    """What became of a frame just sent: ("relayed", the receiver's next frame) or ("refused", the sender's
+    error), whichever comes first. Both peers are read at once: silence from the sender proves nothing (the
+    server may still be waiting for the database), and a socket left unread long enough is closed by its own
+    client library (its keepalive pong stuck behind unread pongs)."""
+    reads = {asyncio.create_task(next_event(peer, within)): outcome
+             for peer, outcome in ((receiver, "relayed"), (sender, "refused"))}
+    try:
+        done, _ = await asyncio.wait(reads, return_when=asyncio.FIRST_COMPLETED)
+        task = done.pop()
+        return reads[task], task.result()
+    finally:
+        for task in reads:
+            task.cancel()
+        await asyncio.gather(*reads, return_exceptions=True)
+
+
+async def relay_when_back(sender: Peer, receiver: Peer, kind: str, sdp: str) -> None:
+    """Send until relayed, as a client does: right after a database outage the signaling pool reconnects
+    with backoff, so the first tries may be refused as `unavailable`. The receiver gets nothing else first."""
+    for attempt in range(60):
+        await sender.send(type=kind, to=receiver.id, sdp=f"{sdp} {attempt}")
+        outcome, frame = await relay_outcome(sender, receiver, within=30)
+        if outcome == "relayed":
+            assert frame == {"type": kind, "from": sender.id, "sdp": f"{sdp} {attempt}"}
+            return
+        assert frame["code"] == "unavailable", frame
+        await asyncio.sleep(0.5)
+    raise AssertionError("relaying never came back")
+
+
+async def rejoin_when_back(ws_url: str, room: str, key: str, resume: str) -> Peer:
+    """Reconnect as the browser client does after 1013: again and again (with backoff; short here), resuming."""
+    for _ in range(60):
+        peer = await open_peer(ws_url)
+        await peer.send(type="join", role="streamer", room=room, key=key, resume=resume)
+        await peer.send(type="ping")  # answered once the join is complete, attach included
+        frames = []
+        try:
+            while (frame := await peer.recv(30))["type"] != "pong":
+                frames.append(frame)
+        except ConnectionClosed:
+            assert peer.ws.close_code == 1013, (peer.ws.close_code, frames)
+            assert [f["code"] for f in frames if f["type"] == "error"] == ["unavailable"], frames
+            await asyncio.sleep(0.5)
+            continue
+        assert [f["type"] for f in frames] == ["joined"], frames
+        peer.joined = frames[0]
+        return peer
+    raise AssertionError("joining never came back")
+
+
+async def test_during_a_database_outage_a_relay_across_instances_is_refused_and_a_join_told_to_come_back(
+    settings: Settings, start_server: ServerFactory, tmp_path: Path
+) -> None:
+    own = embedded.start(tmp_path / "own-pg", delete_on_stop=True)
+    try:
+        cluster = with_settings(settings, database_url=own.url(), **QUICK)
+        async with instances(start_server, cluster, 2) as (a, b):
+            first, phone = await camera_room(a.ws_url, b.ws_url)
+            pingers = [asyncio.create_task(keep_pinging(peer, 1.0)) for peer in (first, phone)]
+            try:
+                await asyncio.to_thread(own.pause)
+                # The frame cannot cross to A without the database: the sender hears so, keeps its socket.
+                await phone.send(type="offer", to=first.id, sdp="across, during the outage")
+                outcome, refused = await relay_outcome(phone, first, within=15)
+                assert outcome == "refused" and refused["code"] == "unavailable" and "retry" in refused["message"]
+                # A join needs the room state: the socket is closed with 1013, which clients retry later.
+                late = await open_peer(a.ws_url)
+                await late.send(type="join", role="viewer", token=TOKEN, room=first.room, resume=None)
+                frames = await late.expect_close(1013, timeout=30)
+                assert [f["code"] for f in frames if f["type"] == "error"] == ["unavailable"]
+                await asyncio.to_thread(own.resume)
+                # Back: the same sockets relay across again, both ways; nobody was reported as left.
+                await relay_when_back(phone, first, "offer", "across, after")
+                await relay_when_back(first, phone, "answer", "back across, after")
+            finally:
+                for task in pingers:
+                    task.cancel()
+            for peer in (first, phone):
+                await peer.is_alive()
+    finally:
+        own.stop()
+
+
+async def test_a_join_cut_off_by_an_outage_before_its_socket_is_attached_is_closed_and_resumed(
+    settings: Settings, start_server: ServerFactory, tmp_path: Path
+) -> None:
+    own = embedded.start(tmp_path / "own-pg", delete_on_stop=True)
+    try:
+        cluster = with_settings(settings, database_url=own.url(), **QUICK)
+        async with instances(start_server, cluster, 2) as (a, b):
+            first = await viewer(a.ws_url)
+            await first.is_alive()  # its own join is complete, attach included
+            pinger = asyncio.create_task(keep_pinging(first, 1.0))
+            # A join's last step attaches its socket and takes the frames that waited for it: held up behind
+            # this lock, it is under way when the database goes (its record is saved, `joined` is out).
+            holder = await psycopg.AsyncConnection.connect(own.url())
+            try:
+                await holder.execute("LOCK TABLE signaling_frames IN SHARE MODE")
+                phone = await streamer(b.ws_url, first.room, first.joined["key"])
+                joined = await next_event(first)
+                assert joined == {"type": "peer-joined", "peer": {"peer_id": phone.id, "role": "streamer"}}
+                for _ in range(250):
+                    waiting = await sql(own.url(), "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                                        "'Lock' AND query LIKE 'DELETE FROM signaling_frames%%'")
+                    if waiting[0][0]:
+                        break
+                    await asyncio.sleep(0.02)
+                else:
+                    raise AssertionError("the phone's attach never got to the frames")
+                await asyncio.to_thread(own.pause)
+                # Its socket could not be attached: no other instance could reach it, so it is not kept open
+                # (half joined) but closed with 1013, as a join that failed.
+                frames = await phone.expect_close(1013, timeout=30)
+                assert [f["code"] for f in frames if f["type"] == "error"] == ["unavailable"]
+            finally:
+                await holder.close()
+            await asyncio.to_thread(own.resume)
+            # Its client reconnects and resumes its identity once the database is back: the viewer hears
+            # neither peer-left nor peer-joined, and the two relay across instances again.
+            back = await rejoin_when_back(b.ws_url, first.room, first.joined["key"], phone.joined["resume_token"])
+            assert back.id == phone.id and back.joined["resumed"] is True
+            await relay_when_back(back, first, "offer", "after the resume")
+            await relay_when_back(first, back, "answer", "answer after the resume")
+            pinger.cancel()
+            for peer in (first, back):
                 await peer.is_alive()
     finally:
         own.stop()

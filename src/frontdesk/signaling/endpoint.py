@@ -146,10 +146,16 @@ class Connection:
         membership, self.membership = self.membership, None
         if membership is None:
             return
-        if self.leave_reason is not None:
-            await self.manager.remove(membership, self.id, self.leave_reason)
-        else:
-            await self.manager.disconnect(membership, self)
+        try:
+            if self.leave_reason is not None:
+                await self.manager.remove(membership, self.id, self.leave_reason)
+            else:
+                await self.manager.disconnect(membership, self)
+        except DatabaseUnavailable:
+            # The record still names this socket. Once the database is back this instance's reconcile finds
+            # the socket gone and marks the peer away: it resumes, or is reported as left after the grace.
+            log.warning("signaling: peer %s of room %s closed during a database outage; settled once it is back",
+                        membership.peer_id, membership.room_id)
 
     async def _send_loop(self) -> None:
         while True:
@@ -224,7 +230,13 @@ class Connection:
         elif isinstance(message, Join):
             if self.membership is not None:
                 raise SignalingError("already_joined", "this socket has joined already; open another to join again")
-            await self.manager.join(self, message)
+            try:
+                await self.manager.join(self, message)
+            except DatabaseUnavailable:
+                # Fatal even when the peer was admitted already (its record saved, its `joined` maybe sent):
+                # a socket whose attach failed gets no frame from another instance and would be taken for
+                # gone once the database is back. Closed with 1013, its client resumes the identity.
+                raise unavailable(joined=False) from None
         elif isinstance(message, Leave):
             self.leave_reason = "left"  # the peer is removed once the socket is closed (_settle)
             self._close(CloseCode.NORMAL, "left")
