@@ -20,6 +20,7 @@ from frontdesk import errors
 from frontdesk.queries import QUERIES
 
 Row = dict[str, Any]
+RECONNECT_ATTEMPT_SECONDS = 5.0
 Params = dict[str, Any] | Sequence[Any] | None
 
 
@@ -114,7 +115,10 @@ class Database:
             check=AsyncConnectionPool.check_connection,
             # A dead database should cost a request ~timeout seconds, never a hang in connect().
             kwargs={"connect_timeout": max(1, round(timeout))},
-            reconnect_timeout=float("inf"),
+            # psycopg_pool doubles its reconnect delay without bound while an attempt lasts; ending an attempt
+            # after a few seconds keeps retries ~1-4 s apart (a request starts a fresh attempt), so the app is
+            # back within seconds of a long database outage instead of minutes.
+            reconnect_timeout=RECONNECT_ATTEMPT_SECONDS,
             name=name,
         )
 

@@ -39,7 +39,7 @@ import msgspec
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from frontdesk.db import Params, Row, Session, translate
+from frontdesk.db import RECONNECT_ATTEMPT_SECONDS, Params, Row, Session, translate
 from frontdesk.errors import ApiError
 from frontdesk.settings import Settings
 from frontdesk.signaling.backend import PeerRecord, RoomRecord, Sink, address
@@ -121,7 +121,7 @@ class PostgresBackend:
         self.pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
             settings.database_url, min_size=1, max_size=max(2, settings.pool_max_size // 2),
             timeout=settings.pool_timeout, open=False, configure=_configure,
-            check=AsyncConnectionPool.check_connection, reconnect_timeout=float("inf"),
+            check=AsyncConnectionPool.check_connection, reconnect_timeout=RECONNECT_ATTEMPT_SECONDS,
             kwargs={"autocommit": True, "connect_timeout": max(1, round(settings.pool_timeout))},
             name="frontdesk-signaling",
         )
