@@ -364,7 +364,7 @@ class RoomManager:
         for member in list(self.members):
             member.go_away()
         deadline = time.monotonic() + within
-        while self.members and time.monotonic() < deadline:
+        while self.members and time.monotonic() < deadline:  # noqa: ASYNC110 - bounded wait for sockets to close
             await asyncio.sleep(0.02)
 
     def count_error(self, code: str) -> None:
