@@ -288,9 +288,7 @@ async def bench_size(
                 for method, (searcher, _) in searchers.items():
                     run_ = runs[method]
                     methods[method].append({**run_, **score(searcher.found, identity_ids, exact)})
-                    progress(
-                        f"faces {rows}: {method} c={concurrency}: p50 {run_['p50_ms']:.2f} ms, {run_['qps']:.0f} q/s"
-                    )
+                    progress(f"faces {rows}: {method} c={concurrency}: p50 {run_['p50_ms']:.2f} ms, {run_['qps']:.0f} q/s")
         result["methods"] = methods
         exact_acc = methods["exact"][0]["accuracy_at_1"]
         result["ratios"] = {

@@ -174,9 +174,7 @@ async def run(pg: services.Postgres, size: IngestSize, logs: Path, progress: Any
         pg.drop(name)
 
     def rate(prefix: str, concurrency: int) -> float:
-        return next(
-            r["rows_per_s"] for r in results if r["method"].startswith(prefix) and r["concurrency"] == concurrency
-        )
+        return next(r["rows_per_s"] for r in results if r["method"].startswith(prefix) and r["concurrency"] == concurrency)
 
     ratios = {
         f"c{c}": {

@@ -134,8 +134,7 @@ class Load:
             return "POST", f"/customers/{client.customer_id}/faces", b'{"items":[%s]}' % items
         if op == "memory batch":
             items = b",".join(
-                b'{"nugget":"note %s %d","embedding":%s,"model_name":"m"}'
-                % (key.encode(), i, self.rng.choice(self.texts))
+                b'{"nugget":"note %s %d","embedding":%s,"model_name":"m"}' % (key.encode(), i, self.rng.choice(self.texts))
                 for i in range(MEMORIES_PER_BATCH)
             )
             return "POST", f"/customers/{client.customer_id}/memories", b'{"items":[%s]}' % items
@@ -314,9 +313,7 @@ async def drive(
     await asyncio.sleep(2.0)  # the server lets go of what the connections held
     rss["after"] = app.process.rss()
     rows = await count_rows(database_url)
-    result = report(
-        tally, rows, elapsed, clients, rooms, rss, server_5xx(metrics.decode()) if metrics_status == 200 else -1
-    )
+    result = report(tally, rows, elapsed, clients, rooms, rss, server_5xx(metrics.decode()) if metrics_status == 200 else -1)
     result["cpu_seconds"] = {"app": round(cpu[0], 1), "load_generator": round(cpu[1], 1)}
     result["think_seconds"], result["room_interval_seconds"] = think, room_interval
     return result
@@ -408,10 +405,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "| write | rows acknowledged | rows found | lost |",
         "|---|---:|---:|---:|",
-        *(
-            f"| {op} | {w['rows_acknowledged']} | {w['rows_found']} | {w['lost']} |"
-            for op, w in result["writes"].items()
-        ),
+        *(f"| {op} | {w['rows_acknowledged']} | {w['rows_found']} | {w['lost']} |" for op, w in result["writes"].items()),
         "",
         "App RSS (MiB): before {before}, halfway {mid}, at the end {end}, peak {peak}, 2 s after {after}: "
         "growth {growth}, of which {second_half_growth} in the second half.".format(**result["app_rss_mib"]),

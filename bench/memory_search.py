@@ -268,9 +268,7 @@ async def run(pg: services.Postgres, size: MemorySize, logs: Path, progress: Any
         ]
         rows: list[dict[str, Any]] = []
         with services.app(url, logs, name="app-memory", HNSW_EF_SEARCH=str(PRODUCT_EF_SEARCH)) as app:
-            variants[1:1] = [
-                ("unfiltered: POST /search/memory", "product", False, Http(app, vectors, customers, False))
-            ]
+            variants[1:1] = [("unfiltered: POST /search/memory", "product", False, Http(app, vectors, customers, False))]
             variants[5:5] = [
                 ("filtered: POST /search/memory?customer_id=", "product", True, Http(app, vectors, customers, True))
             ]

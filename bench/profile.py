@@ -51,9 +51,7 @@ def summarise(raw: Path, top: int = 30) -> str:
 async def face_load(app: services.App, seconds: float, concurrency: int, rows: int) -> str:
     faces = data.faces(rows // 5)
     _, vectors = faces.queries(200, seed=1)
-    bodies = [
-        msgspec.json.encode({"embedding": data.json_floats(v), "limit": 10, "max_distance": 2.0}) for v in vectors
-    ]
+    bodies = [msgspec.json.encode({"embedding": data.json_floats(v), "limit": 10, "max_distance": 2.0}) for v in vectors]
     conns = [await HttpConnection("127.0.0.1", app.port, services.TOKEN).open() for _ in range(concurrency)]
     requests = [conns[0].request_bytes("POST", "/search/face", b) for b in bodies]
 

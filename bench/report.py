@@ -4,6 +4,7 @@ re-renders a saved run). Everything is side by side from the same run; ratios ca
 from __future__ import annotations
 
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -256,6 +257,9 @@ def memory_section(memory: dict[str, Any]) -> list[str]:
     ]
 
 
+_PLAN_NOISE = re.compile(r"Buffers:|Sort Method|Worker \d|Memory Usage|Cache (Key|Mode)|Hits:|Storage:|Full-sort")
+
+
 def plans_section(memory: dict[str, Any]) -> list[str]:
     out = []
     for method in memory["methods"]:
@@ -264,7 +268,7 @@ def plans_section(memory: dict[str, Any]) -> list[str]:
                 f"Plan of *{method['method']}* (EXPLAIN ANALYZE after the measured queries):",
                 "",
                 "```text",
-                *method["plan"][:16],
+                *[line for line in method["plan"] if not _PLAN_NOISE.search(line)][:20],
                 "```",
                 "",
             ]
@@ -304,9 +308,7 @@ def ingest_section(ing: dict[str, Any], img: str | None) -> list[str]:
             f"{ing['rows']:,} rows per method."
         ),
         "",
-        *_table(
-            ["method", "concurrency", "rows", "seconds", "rows/s", "/ COPY (same concurrency)", "request p50 ms"], rows
-        ),
+        *_table(["method", "concurrency", "rows", "seconds", "rows/s", "/ COPY (same concurrency)", "request p50 ms"], rows),
         *_table(["", "batch / COPY", "one row / COPY", "batch / one row"], ratios),
     ]
     if img:
@@ -509,7 +511,8 @@ def plots(results: dict[str, Any], img_dir: Path, rel: str) -> dict[str, str]:
                             textcoords="offset points",
                         )
         for ax, title in zip(axes, ("recall@10 vs exact", "identity accuracy@1"), strict=False):
-            ax.set_xlabel("p50 latency, ms (floor SQL, concurrency 1)")
+            ax.set_xlabel("p50 latency, ms (floor SQL, concurrency 1; log scale)")
+            ax.set_xscale("log")
             ax.set_title(f"{title} (labels: hnsw.ef_search)")
             ax.grid(alpha=0.3)
         axes[0].legend(fontsize=7)
@@ -538,10 +541,9 @@ def plots(results: dict[str, Any], img_dir: Path, rel: str) -> dict[str, str]:
             rooms = [r["rooms"] for r in rows]
             for kind, style in (("candidate", "-o"), ("sdp", "--s")):
                 axes[0].plot(rooms, [r[f"{kind}_steady"]["p99_ms"] for r in rows], style, label=f"{name}, {kind}")
-                axes[1].plot(
-                    rooms, [r[f"{kind}_saturated"]["msgs_per_s"] for r in rows], style, label=f"{name}, {kind}"
-                )
-        axes[0].set_title("relay p99 latency at steady load (ms)")
+                axes[1].plot(rooms, [r[f"{kind}_saturated"]["msgs_per_s"] for r in rows], style, label=f"{name}, {kind}")
+        axes[0].set_title("relay p99 latency at steady load (ms, log scale)")
+        axes[0].set_yscale("log")
         axes[1].set_title("saturated throughput (messages/s)")
         for ax in axes:
             ax.set_xscale("log")
@@ -577,6 +579,37 @@ def findings_values(results: dict[str, Any]) -> dict[str, str]:
     if fixed:
         values["memory_fixed"] = _fmt(fixed["p50_ms"], 1)
         values["memory_fixed_recall"] = _fmt(fixed["recall_at_10"], 2)
+    face = results.get("face", {}).get("sizes", [])
+    if face:
+        big = face[-1]
+        values["face_rows"] = f"{big['rows']:,}"
+        values["face_acc_ratio"] = _fmt(big["ratios"]["accuracy_vs_exact"], 3)
+        values["face_overhead"] = _fmt(big["ratios"]["api_overhead_p50"][0])
+        sweep = {s["ef_search"]: s for s in big.get("sweep", []) if (s["m"], s["ef_construction"]) == (16, 64)}
+        for ef in (100, 200, 400):
+            if ef in sweep:
+                values[f"face_ef{ef}_acc"] = _fmt(sweep[ef]["accuracy_at_1"], 3)
+                values[f"face_ef{ef}_p50"] = _fmt(sweep[ef]["p50_ms"])
+    sig = results.get("signaling", {})
+    for row in sig.get("ratios_frontdesk_over_peerjs", []):
+        values[f"cpu_ratio_{row['rooms']}"] = _fmt(row.get("cpu_per_msg_saturated"), 1)
+    for name, key in (("frontdesk", "fd"), ("peerjs-server", "pj"), ("frontdesk cross-instance", "x")):
+        for row in sig.get("targets", {}).get(name, []):
+            n = row["rooms"]
+            values[f"{key}_p99_{n}"] = _fmt(row["candidate_steady"]["p99_ms"])
+            values[f"{key}_sdp_p50_{n}"] = _fmt(row["sdp_steady"]["p50_ms"])
+            values[f"{key}_cpu_{n}"] = _fmt(row["candidate_saturated"]["server_cpu_us_per_msg"], 0)
+            values[f"{key}_tput_{n}"] = _fmt(row["candidate_saturated"]["msgs_per_s"])
+            if row.get("gc"):
+                values[f"gc_full_{n}"] = str(row["gc"]["full_gc_pauses"])
+    ing = results.get("ingest", {}).get("ratios", {})
+    if ing:
+        values["ingest_ratios"] = " / ".join(f"{r['batch_over_copy'] * 100:.0f} %" for r in ing.values())
+    pages = results.get("pages", {}).get("median")
+    if pages:
+        values["pages_first_frame"] = _fmt(pages["camera_to_first_frame_s"], 1)
+        values["pages_fps"] = _fmt(pages["detection_fps"], 0)
+        values["pages_ratio"] = _fmt(results["pages"]["ratios"]["detection_over_video_fps"])
     pauses = [
         r["gc"]["longest_full_gc_pause_ms"]
         for r in results.get("signaling", {}).get("targets", {}).get("frontdesk", [])

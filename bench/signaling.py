@@ -33,9 +33,7 @@ KEEPALIVE_SECONDS = 5.0
 _STAMP = re.compile(rb"(?:candidate:|o=- )(\d{6,})")
 
 # A host candidate as Chrome writes it; the foundation carries the send time.
-CANDIDATE = (
-    "candidate:{t} 1 udp 2122260223 192.168.1.23 54321 typ host generation 0 ufrag Wz3q network-id 1 network-cost 10"
-)
+CANDIDATE = "candidate:{t} 1 udp 2122260223 192.168.1.23 54321 typ host generation 0 ufrag Wz3q network-id 1 network-cost 10"
 SDP_BYTES = 4000  # a Chrome offer with one video m-line and its codecs is 3-6 KB
 
 
@@ -83,9 +81,7 @@ class Protocol:
     name = ""
     keepalive = ""
 
-    async def pair(
-        self, streamer_url: str, viewer_url: str, index: int
-    ) -> tuple[ClientConnection, ClientConnection, str]:
+    async def pair(self, streamer_url: str, viewer_url: str, index: int) -> tuple[ClientConnection, ClientConnection, str]:
         raise NotImplementedError
 
     def frame(self, kind: str, to: str) -> tuple[str, str]:
@@ -116,16 +112,12 @@ class Frontdesk(Protocol):
     name = "frontdesk"
     keepalive = '{"type":"ping"}'
 
-    async def pair(
-        self, streamer_url: str, viewer_url: str, index: int
-    ) -> tuple[ClientConnection, ClientConnection, str]:
+    async def pair(self, streamer_url: str, viewer_url: str, index: int) -> tuple[ClientConnection, ClientConnection, str]:
         viewer = await _open(f"{viewer_url}/api/signaling")
         await viewer.send(json.dumps({"type": "join", "role": "viewer", "token": services.TOKEN, "room": None}))
         joined = await _expect(viewer, "joined")
         streamer = await _open(f"{streamer_url}/api/signaling")
-        await streamer.send(
-            json.dumps({"type": "join", "role": "streamer", "room": joined["room"], "key": joined["key"]})
-        )
+        await streamer.send(json.dumps({"type": "join", "role": "streamer", "room": joined["room"], "key": joined["key"]}))
         await _expect(streamer, "joined")
         await _expect(viewer, "peer-joined")
         return streamer, viewer, str(joined["peer_id"])
@@ -153,9 +145,7 @@ class PeerJs(Protocol):
     def __init__(self) -> None:
         self.nonce = secrets.token_hex(4)
 
-    async def pair(
-        self, streamer_url: str, viewer_url: str, index: int
-    ) -> tuple[ClientConnection, ClientConnection, str]:
+    async def pair(self, streamer_url: str, viewer_url: str, index: int) -> tuple[ClientConnection, ClientConnection, str]:
         ids = f"s{index}-{self.nonce}", f"v{index}-{self.nonce}"
         sockets = []
         for base, peer_id in zip((streamer_url, viewer_url), ids, strict=False):
@@ -482,9 +472,7 @@ async def run(
                 ours[f"{kind}_saturated"]["msgs_per_s"], theirs[f"{kind}_saturated"]["msgs_per_s"]
             )
             row[f"{kind}_p99_steady"] = _ratio(ours[f"{kind}_steady"]["p99_ms"], theirs[f"{kind}_steady"]["p99_ms"])
-            row[f"{kind}_p99_saturated"] = _ratio(
-                ours[f"{kind}_saturated"]["p99_ms"], theirs[f"{kind}_saturated"]["p99_ms"]
-            )
+            row[f"{kind}_p99_saturated"] = _ratio(ours[f"{kind}_saturated"]["p99_ms"], theirs[f"{kind}_saturated"]["p99_ms"])
         row["cpu_per_msg_saturated"] = _ratio(
             ours["candidate_saturated"]["server_cpu_us_per_msg"], theirs["candidate_saturated"]["server_cpu_us_per_msg"]
         )
@@ -496,9 +484,7 @@ async def run(
             {
                 "rooms": single["rooms"],
                 **{
-                    f"{kind}_{stat}": _ratio(
-                        multi[f"{kind}_steady"][f"{stat}_ms"], single[f"{kind}_steady"][f"{stat}_ms"]
-                    )
+                    f"{kind}_{stat}": _ratio(multi[f"{kind}_steady"][f"{stat}_ms"], single[f"{kind}_steady"][f"{stat}_ms"])
                     for kind in ("candidate", "sdp")
                     for stat in ("p50", "p99")
                 },
