@@ -56,7 +56,7 @@ async def nearest_memories(
     many)."""
     params = {"embedding": embedding.array, "limit": limit, "max_distance": max_distance}
     if customer_id is None:
-        await tx.execute("enable_iterative_scan")
+        await tx.execute("enable_iterative_index_scan")
         rows = await tx.fetch_all("search_memories", params)
     else:
         rows = await tx.fetch_all("search_customer_memories", {**params, "customer_id": customer_id})
