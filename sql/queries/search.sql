@@ -11,6 +11,12 @@ SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true);
 -- (docs/benchmarks.md). The unfiltered memory search only; the customer filter keeps its own plan.
 SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('enable_seqscan', 'off', true);
 
+-- name: enable_face_scan
+-- As enable_iterative_scan, with face search's own hnsw.ef_search (FACE_SEARCH_EF_SEARCH, default 400): at
+-- 100k clustered faces ef_search 100 found the exact scan's identity for 0.984 of queries, 400 for 1.000,
+-- at +0.8 ms p50 (docs/benchmarks.md, the ef_search sweep).
+SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', %(ef_search)s, true);
+
 -- name: search_faces
 -- Nearest face embeddings of consented, not opted-out customers only (the consent filter is part of the
 -- scan: a non-consented face can never be a candidate), then the best face per customer within the

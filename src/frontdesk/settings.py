@@ -55,8 +55,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     text_embedding_dim: int = 1536
     # Cosine distance above which a face search result is "no match".
     face_match_max_distance: float = 0.4
-    # hnsw.ef_search used by searches (pgvector's default is 40).
+    # hnsw.ef_search used by searches (pgvector's default is 40); face search has its own, higher one.
     hnsw_ef_search: int = 100
+    face_search_ef_search: int = 400
 
     # Signaling
     signaling_backend: Literal["memory", "postgres"] = "memory"
@@ -103,6 +104,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             text_embedding_dim=env.integer("TEXT_EMBEDDING_DIM", 1536, 1, MAX_INDEXED_DIM),
             face_match_max_distance=env.number("FACE_MATCH_MAX_DISTANCE", 0.4, 0.0, 2.0),
             hnsw_ef_search=env.integer("HNSW_EF_SEARCH", 100, 1, 1000),
+            face_search_ef_search=env.integer("FACE_SEARCH_EF_SEARCH", 400, 1, 1000),
             signaling_backend=env.choice(  # type: ignore[arg-type]  # choice() checked it
                 "SIGNALING_BACKEND", "memory", ("memory", "postgres")
             ),

@@ -30,7 +30,7 @@ async def search_faces(call: Call[s.FaceSearch, None]) -> Any:
     body = call.body
     max_distance = call.settings.face_match_max_distance if body.max_distance is None else body.max_distance
     async with call.db.read_session() as tx:
-        await tx.execute("enable_iterative_scan")
+        await tx.execute("enable_face_scan", {"ef_search": str(call.settings.face_search_ef_search)})
         rows = await tx.fetch_all(
             "search_faces",
             {
