@@ -21,10 +21,13 @@ from bench import data, services
 from bench.http_client import HttpConnection
 from bench.queries import BENCH, QUERIES
 from bench.stats import Run, closed_loop, merge
+from frontdesk.settings import Settings
 
 LIMIT = 10  # results asked for: recall@10
 MAX_DISTANCE = 2.0  # every customer qualifies, so all methods return full lists to compare
-PRODUCT_EF_SEARCH = 100  # HNSW_EF_SEARCH default
+# What the product runs with by default: HNSW_EF_SEARCH (the memory search) and FACE_SEARCH_EF_SEARCH.
+PRODUCT_EF_SEARCH = Settings().hnsw_ef_search
+FACE_EF_SEARCH = Settings().face_search_ef_search
 DEFAULT_BUILD = (16, 64)  # pgvector's defaults, which the migration uses
 ROUNDS = 3  # methods compared take turns this many times
 
@@ -122,11 +125,10 @@ class SqlSearcher:
     async def __call__(self, worker: int, item: int, vector: np.ndarray) -> None:
         conn = self.conns[worker]
         async with conn.transaction():
-            await conn.execute(QUERIES["enable_iterative_scan"])
+            # The product's own statement (iterative scan, face search's ef_search), then what a variant changes.
+            await conn.execute(QUERIES["enable_face_scan"], {"ef_search": str(self.ef or FACE_EF_SEARCH)})
             if self.exact:
                 await conn.execute(BENCH["exact_scan"])
-            if self.ef is not None:
-                await conn.execute(BENCH["set_ef_search"], {"ef_search": str(self.ef)})
             cur = await conn.execute(
                 QUERIES["search_faces"],
                 {"embedding": vector, "max_distance": MAX_DISTANCE, "limit": LIMIT, "candidates": LIMIT * 10},
@@ -312,6 +314,6 @@ async def run(pg: services.Postgres, size: FaceSize, logs: Path, progress: Any) 
     return {
         "sizes": results,
         "limit": LIMIT,
-        "product_ef_search": PRODUCT_EF_SEARCH,
+        "product_ef_search": FACE_EF_SEARCH,
         "concurrency": list(size.concurrency),
     }
