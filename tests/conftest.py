@@ -4,6 +4,8 @@ migrated template for each test, and the app served by a real uvicorn on a loopb
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -27,10 +29,14 @@ TEMPLATE = "frontdesk_template"
 
 
 @pytest.fixture(scope="session")
-def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.EmbeddedPostgres]:
-    server = embedded.start(tmp_path_factory.mktemp("pg") / "data", delete_on_stop=True)
+def pg() -> Iterator[embedded.EmbeddedPostgres]:
+    # A folder of its own, outside pytest's basetemp: a second pytest run on the machine prunes old basetemp
+    # folders, and must not delete this session's database under it.
+    folder = Path(tempfile.mkdtemp(prefix="frontdesk-test-pg-"))
+    server = embedded.start(folder / "data", delete_on_stop=True)
     yield server
     server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
