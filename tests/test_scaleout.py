@@ -543,50 +543,46 @@ async def test_during_a_database_outage_a_relay_across_instances_is_refused_and_
 
 
 async def test_a_join_cut_off_by_an_outage_before_its_socket_is_attached_is_closed_and_resumed(
-    settings: Settings, start_server: ServerFactory, tmp_path: Path
+    cluster_settings: Settings, start_server: ServerFactory
 ) -> None:
-    own = embedded.start(tmp_path / "own-pg", delete_on_stop=True)
-    try:
-        cluster = with_settings(settings, database_url=own.url(), **QUICK)
-        async with instances(start_server, cluster, 2) as (a, b):
-            first = await viewer(a.ws_url)
-            await first.is_alive()  # its own join is complete, attach included
-            pinger = asyncio.create_task(keep_pinging(first, 1.0))
-            # A join's last step attaches its socket and takes the frames that waited for it: held up behind
-            # this lock, it is under way when the database goes (its record is saved, `joined` is out).
-            holder = await psycopg.AsyncConnection.connect(own.url())
-            try:
-                await holder.execute("LOCK TABLE signaling_frames IN SHARE MODE")
-                phone = await streamer(b.ws_url, first.room, first.joined["key"])
-                joined = await next_event(first)
-                assert joined == {"type": "peer-joined", "peer": {"peer_id": phone.id, "role": "streamer"}}
-                for _ in range(250):
-                    waiting = await sql(own.url(), "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
-                                        "'Lock' AND query LIKE 'DELETE FROM signaling_frames%%'")
-                    if waiting[0][0]:
-                        break
-                    await asyncio.sleep(0.02)
-                else:
-                    raise AssertionError("the phone's attach never got to the frames")
-                await asyncio.to_thread(own.pause)
-                # Its socket could not be attached: no other instance could reach it, so it is not kept open
-                # (half joined) but closed with 1013, as a join that failed.
-                frames = await phone.expect_close(1013, timeout=30)
-                assert [f["code"] for f in frames if f["type"] == "error"] == ["unavailable"]
-            finally:
-                await holder.close()
-            await asyncio.to_thread(own.resume)
-            # Its client reconnects and resumes its identity once the database is back: the viewer hears
-            # neither peer-left nor peer-joined, and the two relay across instances again.
-            back = await rejoin_when_back(b.ws_url, first.room, first.joined["key"], phone.joined["resume_token"])
-            assert back.id == phone.id and back.joined["resumed"] is True
-            await relay_when_back(back, first, "offer", "after the resume")
-            await relay_when_back(first, back, "answer", "answer after the resume")
-            pinger.cancel()
-            for peer in (first, back):
-                await peer.is_alive()
-    finally:
-        own.stop()
+    url = cluster_settings.database_url or ""
+    async with instances(start_server, cluster_settings, 2) as (a, b):
+        first = await viewer(a.ws_url)
+        await first.is_alive()  # its own join is complete, attach included
+        pinger = asyncio.create_task(keep_pinging(first, 1.0))
+        # A join's last step attaches its socket and takes the frames that waited for it: held up behind this
+        # lock, it is under way (its record is saved, `joined` is out) when its database connection is cut.
+        # Cutting that one connection, rather than stopping the server, makes the timing deterministic.
+        holder = await psycopg.AsyncConnection.connect(url)
+        try:
+            await holder.execute("LOCK TABLE signaling_frames IN SHARE MODE")
+            phone = await streamer(b.ws_url, first.room, first.joined["key"])
+            joined = await next_event(first)
+            assert joined == {"type": "peer-joined", "peer": {"peer_id": phone.id, "role": "streamer"}}
+            for _ in range(250):
+                waiting = await sql(url, "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                         "AND query LIKE 'DELETE FROM signaling_frames%%'")
+                if waiting:
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                raise AssertionError("the phone's attach never got to the frames")
+            await sql(url, "SELECT pg_terminate_backend(%s)", waiting[0][0])
+            # Its socket could not be attached: no other instance could reach it, so it is not kept open
+            # (half joined) but closed with 1013, as a join that failed.
+            frames = await phone.expect_close(1013, timeout=30)
+            assert [f["code"] for f in frames if f["type"] == "error"] == ["unavailable"]
+        finally:
+            await holder.close()
+        # Its client reconnects and resumes its identity: the viewer hears neither peer-left nor peer-joined,
+        # and the two relay across instances again.
+        back = await rejoin_when_back(b.ws_url, first.room, first.joined["key"], phone.joined["resume_token"])
+        assert back.id == phone.id and back.joined["resumed"] is True
+        await relay_when_back(back, first, "offer", "after the resume")
+        await relay_when_back(first, back, "answer", "answer after the resume")
+        pinger.cancel()
+        for peer in (first, back):
+            await peer.is_alive()
 
 
 async def test_an_instance_taken_for_dead_asks_its_sockets_to_reconnect_and_they_resume_elsewhere(
