@@ -39,6 +39,14 @@ def pg() -> Iterator[embedded.EmbeddedPostgres]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture
+def own_pg(tmp_path: Path) -> Iterator[embedded.EmbeddedPostgres]:
+    """A PostgreSQL of this test's own, for tests that stop and start the database under a running app."""
+    server = embedded.start(tmp_path / "own-pg", delete_on_stop=True)
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def admin_url(pg: embedded.EmbeddedPostgres) -> str:
     return pg.url("postgres")

@@ -76,14 +76,10 @@ async def answers(http: httpx.AsyncClient, method: str, path: str, **kwargs: obj
 
 
 async def test_a_database_that_stops_mid_traffic_costs_503s_not_hangs_and_no_batch_is_half_written(
-    tmp_path: Path, settings: Settings, start_server: ServerFactory
+    own_pg: embedded.EmbeddedPostgres, settings: Settings, start_server: ServerFactory
 ) -> None:
-    own = embedded.start(tmp_path / "own-pg", delete_on_stop=True)
-    try:
-        async with start_server(with_settings(settings, database_url=own.url())) as live, live.client() as http:
-            await _stop_and_restart_the_database_under_traffic(live, http, own)
-    finally:
-        own.stop()
+    async with start_server(with_settings(settings, database_url=own_pg.url())) as live, live.client() as http:
+        await _stop_and_restart_the_database_under_traffic(live, http, own_pg)
 
 
 async def _stop_and_restart_the_database_under_traffic(

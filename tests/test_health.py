@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import httpx
 
@@ -38,18 +37,14 @@ async def poll_ready(http: httpx.AsyncClient, want: int, within: float) -> httpx
 
 
 async def test_readyz_is_503_while_the_database_is_down_and_recovers_without_a_restart(
-    tmp_path: Path, settings: Settings, start_server: ServerFactory
+    own_pg: embedded.EmbeddedPostgres, settings: Settings, start_server: ServerFactory
 ) -> None:
-    own = embedded.start(tmp_path / "own-pg", delete_on_stop=True)
-    try:
-        async with start_server(with_settings(settings, database_url=own.url())) as live, live.client(token=None) as http:
-            assert (await http.get("/readyz")).status_code == 200
-            await asyncio.to_thread(own.pause)
-            down = await poll_ready(http, 503, within=30)
-            assert down.status_code == 503
-            assert down.json()["status"] == "unavailable" and down.json()["reason"]
-            await asyncio.to_thread(own.resume)
-            up = await poll_ready(http, 200, within=30)
-            assert up.status_code == 200, up.text
-    finally:
-        own.stop()
+    async with start_server(with_settings(settings, database_url=own_pg.url())) as live, live.client(token=None) as http:
+        assert (await http.get("/readyz")).status_code == 200
+        await asyncio.to_thread(own_pg.pause)
+        down = await poll_ready(http, 503, within=30)
+        assert down.status_code == 503
+        assert down.json()["status"] == "unavailable" and down.json()["reason"]
+        await asyncio.to_thread(own_pg.resume)
+        up = await poll_ready(http, 200, within=30)
+        assert up.status_code == 200, up.text

@@ -411,50 +411,46 @@ async def test_frames_for_an_instance_that_is_not_listening_wait_until_it_listen
 
 
 async def test_the_listening_connection_recovers_after_the_database_restarts(
-    settings: Settings, start_server: ServerFactory, tmp_path: Path
+    settings: Settings, start_server: ServerFactory, own_pg: embedded.EmbeddedPostgres
 ) -> None:
-    own = embedded.start(tmp_path / "own-pg", delete_on_stop=True)
-    try:
-        cluster = with_settings(settings, database_url=own.url(), **QUICK)
-        async with instances(start_server, cluster, 2) as (a, b):
-            first, phone = await camera_room(a.ws_url, b.ws_url)
-            near = await viewer(b.ws_url, room=first.room)  # on the phone's instance
-            for peer in (first, phone):
-                await peer.expect("peer-joined")
-            await phone.send(type="offer", to=near.id, sdp="before")
-            assert (await near.expect("offer"))["sdp"] == "before"
-            await asyncio.to_thread(own.pause)
-            # While the database is down, two sockets on one instance still relay (nothing to look up).
-            await phone.send(type="offer", to=near.id, sdp="during the outage")
-            assert (await near.expect("offer"))["sdp"] == "during the outage"
-            await near.send(type="answer", to=phone.id, sdp="back, during the outage")
-            assert (await phone.expect("answer"))["sdp"] == "back, during the outage"
-            await asyncio.to_thread(own.resume)
-            # Straight after the restart: the phone's frames either wait for A to listen again or are
-            # notified once it does; either way they arrive, in order, on the same sockets.
-            for i in range(5):
-                await phone.send(type="offer", to=first.id, sdp=f"after the restart {i}")
-            for i in range(5):
-                arrived = await first.recv(timeout=30)
-                assert arrived == {"type": "offer", "from": phone.id, "sdp": f"after the restart {i}"}
-            for live in (a, b):
-                for _ in range(300):
-                    if backend(live).listening and backend(live).listener.connections >= 2:
-                        break
-                    await asyncio.sleep(0.05)
-                assert backend(live).listener.connections >= 2, "the listener did not reconnect"
-            second = await viewer(b.ws_url, room=first.room)
-            for peer in (first, phone, near):
-                assert (await peer.expect("peer-joined"))["peer"]["peer_id"] == second.id
-            big = sdp(15_000, "second")
-            await phone.send(type="offer", to=second.id, sdp=big)
-            assert (await second.expect("offer"))["sdp"] == big
-            await second.send(type="answer", to=phone.id, sdp="answer across")
-            assert (await phone.expect("answer"))["sdp"] == "answer across"
-            for peer in (first, phone, second, near):
-                await peer.is_alive()
-    finally:
-        own.stop()
+    cluster = with_settings(settings, database_url=own_pg.url(), **QUICK)
+    async with instances(start_server, cluster, 2) as (a, b):
+        first, phone = await camera_room(a.ws_url, b.ws_url)
+        near = await viewer(b.ws_url, room=first.room)  # on the phone's instance
+        for peer in (first, phone):
+            await peer.expect("peer-joined")
+        await phone.send(type="offer", to=near.id, sdp="before")
+        assert (await near.expect("offer"))["sdp"] == "before"
+        await asyncio.to_thread(own_pg.pause)
+        # While the database is down, two sockets on one instance still relay (nothing to look up).
+        await phone.send(type="offer", to=near.id, sdp="during the outage")
+        assert (await near.expect("offer"))["sdp"] == "during the outage"
+        await near.send(type="answer", to=phone.id, sdp="back, during the outage")
+        assert (await phone.expect("answer"))["sdp"] == "back, during the outage"
+        await asyncio.to_thread(own_pg.resume)
+        # Straight after the restart: the phone's frames either wait for A to listen again or are
+        # notified once it does; either way they arrive, in order, on the same sockets.
+        for i in range(5):
+            await phone.send(type="offer", to=first.id, sdp=f"after the restart {i}")
+        for i in range(5):
+            arrived = await first.recv(timeout=30)
+            assert arrived == {"type": "offer", "from": phone.id, "sdp": f"after the restart {i}"}
+        for live in (a, b):
+            for _ in range(300):
+                if backend(live).listening and backend(live).listener.connections >= 2:
+                    break
+                await asyncio.sleep(0.05)
+            assert backend(live).listener.connections >= 2, "the listener did not reconnect"
+        second = await viewer(b.ws_url, room=first.room)
+        for peer in (first, phone, near):
+            assert (await peer.expect("peer-joined"))["peer"]["peer_id"] == second.id
+        big = sdp(15_000, "second")
+        await phone.send(type="offer", to=second.id, sdp=big)
+        assert (await second.expect("offer"))["sdp"] == big
+        await second.send(type="answer", to=phone.id, sdp="answer across")
+        assert (await phone.expect("answer"))["sdp"] == "answer across"
+        for peer in (first, phone, second, near):
+            await peer.is_alive()
 
 
 async def relay_outcome(sender: Peer, receiver: Peer, within: float) -> tuple[str, dict[str, Any]]:
@@ -510,36 +506,32 @@ async def rejoin_when_back(ws_url: str, room: str, key: str, resume: str) -> Pee
 
 
 async def test_during_a_database_outage_a_relay_across_instances_is_refused_and_a_join_told_to_come_back(
-    settings: Settings, start_server: ServerFactory, tmp_path: Path
+    settings: Settings, start_server: ServerFactory, own_pg: embedded.EmbeddedPostgres
 ) -> None:
-    own = embedded.start(tmp_path / "own-pg", delete_on_stop=True)
-    try:
-        cluster = with_settings(settings, database_url=own.url(), **QUICK)
-        async with instances(start_server, cluster, 2) as (a, b):
-            first, phone = await camera_room(a.ws_url, b.ws_url)
-            pingers = [asyncio.create_task(keep_pinging(peer, 1.0)) for peer in (first, phone)]
-            try:
-                await asyncio.to_thread(own.pause)
-                # The frame cannot cross to A without the database: the sender hears so, keeps its socket.
-                await phone.send(type="offer", to=first.id, sdp="across, during the outage")
-                outcome, refused = await relay_outcome(phone, first, within=15)
-                assert outcome == "refused" and refused["code"] == "unavailable" and "retry" in refused["message"]
-                # A join needs the room state: the socket is closed with 1013, which clients retry later.
-                late = await open_peer(a.ws_url)
-                await late.send(type="join", role="viewer", token=TOKEN, room=first.room, resume=None)
-                frames = await late.expect_close(1013, timeout=30)
-                assert [f["code"] for f in frames if f["type"] == "error"] == ["unavailable"]
-                await asyncio.to_thread(own.resume)
-                # Back: the same sockets relay across again, both ways; nobody was reported as left.
-                await relay_when_back(phone, first, "offer", "across, after")
-                await relay_when_back(first, phone, "answer", "back across, after")
-            finally:
-                for task in pingers:
-                    task.cancel()
-            for peer in (first, phone):
-                await peer.is_alive()
-    finally:
-        own.stop()
+    cluster = with_settings(settings, database_url=own_pg.url(), **QUICK)
+    async with instances(start_server, cluster, 2) as (a, b):
+        first, phone = await camera_room(a.ws_url, b.ws_url)
+        pingers = [asyncio.create_task(keep_pinging(peer, 1.0)) for peer in (first, phone)]
+        try:
+            await asyncio.to_thread(own_pg.pause)
+            # The frame cannot cross to A without the database: the sender hears so, keeps its socket.
+            await phone.send(type="offer", to=first.id, sdp="across, during the outage")
+            outcome, refused = await relay_outcome(phone, first, within=15)
+            assert outcome == "refused" and refused["code"] == "unavailable" and "retry" in refused["message"]
+            # A join needs the room state: the socket is closed with 1013, which clients retry later.
+            late = await open_peer(a.ws_url)
+            await late.send(type="join", role="viewer", token=TOKEN, room=first.room, resume=None)
+            frames = await late.expect_close(1013, timeout=30)
+            assert [f["code"] for f in frames if f["type"] == "error"] == ["unavailable"]
+            await asyncio.to_thread(own_pg.resume)
+            # Back: the same sockets relay across again, both ways; nobody was reported as left.
+            await relay_when_back(phone, first, "offer", "across, after")
+            await relay_when_back(first, phone, "answer", "back across, after")
+        finally:
+            for task in pingers:
+                task.cancel()
+        for peer in (first, phone):
+            await peer.is_alive()
 
 
 async def test_a_join_cut_off_by_an_outage_before_its_socket_is_attached_is_closed_and_resumed(
